@@ -1,0 +1,1 @@
+"""hpa: Human Protein Atlas image classification with minidl."""

@@ -1,0 +1,87 @@
+"""The 28 protein-localisation classes and the ``Target`` label format.
+
+A Kaggle ``Target`` is a space-separated list of class numbers, e.g. ``"16 0"``;
+as an array it is a multi-hot vector of length 28 (``y[c] = 1`` when class
+``c`` is present).
+"""
+import numpy as np
+
+from hpa.errors import HpaError
+
+CLASS_NAMES = (
+    "Nucleoplasm",
+    "Nuclear membrane",
+    "Nucleoli",
+    "Nucleoli fibrillar center",
+    "Nuclear speckles",
+    "Nuclear bodies",
+    "Endoplasmic reticulum",
+    "Golgi apparatus",
+    "Peroxisomes",
+    "Endosomes",
+    "Lysosomes",
+    "Intermediate filaments",
+    "Actin filaments",
+    "Focal adhesion sites",
+    "Microtubules",
+    "Microtubule ends",
+    "Cytokinetic bridge",
+    "Mitotic spindle",
+    "Microtubule organizing center",
+    "Centrosome",
+    "Lipid droplets",
+    "Plasma membrane",
+    "Cell junctions",
+    "Mitochondria",
+    "Aggresome",
+    "Cytosol",
+    "Cytoplasmic bodies",
+    "Rods & rings",
+)
+NUM_CLASSES = len(CLASS_NAMES)
+
+# Channel order used everywhere: the stain of each channel in brackets.
+CHANNELS = ("red", "green", "blue", "yellow")  # microtubules, protein, nucleus, ER
+
+
+def parse_target(target, where="Target"):
+    """``"16 0"`` -> sorted list of class numbers ``[0, 16]``.
+
+    ``where`` names the CSV row or Id in the error message.
+    """
+    text = "" if target is None else str(target).strip()
+    if not text or text.lower() == "nan":
+        raise HpaError(f"{where}: empty label")
+    classes = []
+    for token in text.split():
+        try:
+            c = int(token)
+        except ValueError:
+            raise HpaError(f"{where}: label {token!r} is not a class number") from None
+        if not 0 <= c < NUM_CLASSES:
+            raise HpaError(f"{where}: label {c} is outside 0..{NUM_CLASSES - 1}")
+        classes.append(c)
+    return sorted(set(classes))
+
+
+def target_to_multihot(target, where="Target"):
+    """``"16 0"`` -> uint8 vector of shape (28,) with ones at 0 and 16."""
+    y = np.zeros(NUM_CLASSES, dtype=np.uint8)
+    y[parse_target(target, where)] = 1
+    return y
+
+
+def multihot_to_target(y):
+    """Multi-hot (or boolean) vector of shape (28,) -> ``"0 16"``."""
+    y = np.asarray(y)
+    if y.shape != (NUM_CLASSES,):
+        raise HpaError(f"label vector has shape {y.shape}, expected ({NUM_CLASSES},)")
+    return " ".join(str(c) for c in np.flatnonzero(y))
+
+
+def targets_to_matrix(targets, where="row"):
+    """Sequence of ``Target`` strings -> uint8 matrix of shape (N, 28)."""
+    out = np.zeros((len(targets), NUM_CLASSES), dtype=np.uint8)
+    for i, t in enumerate(targets):
+        out[i, parse_target(t, f"{where} {i}")] = 1
+    return out
