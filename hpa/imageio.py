@@ -1,0 +1,142 @@
+"""Read one 4-channel sample from disk and shrink it by area averaging.
+
+A sample is four image files, one per stain, named ``<Id>_<colour>.<ext>``.
+Whatever the file format, :func:`read_sample` returns a uint8 array of shape
+(4, H, W) in the channel order of :data:`hpa.labels.CHANNELS`
+(red, green, blue, yellow).
+
+How each file mode becomes one 8-bit plane:
+
+* ``"L"`` (Kaggle, 8-bit grayscale): used as is.
+* ``"RGB"``/``"RGBA"``/``"P"`` (HPA external data): each channel is stored
+  coloured like its stain, so the plane of that colour is taken (R for red,
+  G for green, B for blue). Yellow is stored in R and G at equal strength;
+  the rounded *mean* of the two is taken because it halves the JPEG noise,
+  which a max would amplify.
+* ``"I;16*"``/``"I"`` (16-bit originals): divided by 257 and rounded, which
+  maps 0..65535 exactly onto 0..255. A fixed divisor (rather than stretching
+  each image to its own maximum) keeps brightness comparable between images.
+* ``"1"``/``"LA"``: converted to ``"L"``.
+
+Any other mode (e.g. float ``"F"``) is refused with an :class:`HpaError`.
+"""
+import os
+
+import numpy as np
+from PIL import Image
+
+from hpa.errors import HpaError
+from hpa.labels import CHANNELS
+
+# Which RGB planes carry each stain in the coloured external-data files.
+_STAIN_PLANES = {"red": (0,), "green": (1,), "blue": (2,), "yellow": (0, 1)}
+
+
+def read_channel(path, channel):
+    """Read one channel file as a uint8 array of shape (H, W).
+
+    ``channel`` is one of :data:`CHANNELS`; it selects the colour plane when
+    the file is an RGB image coloured like its stain.
+    """
+    try:
+        with Image.open(path) as im:
+            # open() only parses the header; load() decodes and is what
+            # notices a truncated or corrupt file.
+            im.load()
+            return _to_uint8(im, channel, path)
+    except HpaError:
+        raise
+    except FileNotFoundError:
+        raise HpaError(f"{path}: file not found") from None
+    except Exception as err:  # PIL raises many types for a bad file
+        reason = " ".join(str(err).split()) or type(err).__name__
+        raise HpaError(f"{path}: unreadable image ({reason})") from None
+
+
+def _to_uint8(im, channel, path):
+    """Decoded PIL image -> uint8 (H, W) following the rules in the module doc."""
+    mode = im.mode
+    if mode in ("1", "LA"):
+        im, mode = im.convert("L"), "L"
+    elif mode == "P":
+        im, mode = im.convert("RGB"), "RGB"
+    if mode == "L":
+        return np.asarray(im, dtype=np.uint8)
+    if mode in ("RGB", "RGBA"):
+        rgb = np.asarray(im)
+        planes = _STAIN_PLANES[channel]
+        if len(planes) == 1:
+            return np.ascontiguousarray(rgb[:, :, planes[0]])
+        a, b = (rgb[:, :, p].astype(np.uint16) for p in planes)
+        return ((a + b + 1) >> 1).astype(np.uint8)
+    if mode.startswith("I;16") or mode == "I":
+        wide = np.clip(np.asarray(im).astype(np.int64), 0, 65535)
+        return ((wide + 128) // 257).astype(np.uint8)
+    raise HpaError(f"{path}: unsupported image mode {mode!r} (expected 8-bit, RGB or 16-bit)")
+
+
+def read_sample(paths, sample_id):
+    """Read the four channel files ``paths`` (red, green, blue, yellow order).
+
+    Returns uint8 (4, H, W). Raises :class:`HpaError` naming the file when one
+    is missing or unreadable, and naming ``sample_id`` when the channels do
+    not all have the same size.
+    """
+    if len(paths) != len(CHANNELS):
+        raise HpaError(f"sample {sample_id}: expected {len(CHANNELS)} channel files, got {len(paths)}")
+    for path, channel in zip(paths, CHANNELS):
+        if not os.path.isfile(path):
+            raise HpaError(f"sample {sample_id}: missing {channel} channel file {path}")
+    planes = [read_channel(p, c) for p, c in zip(paths, CHANNELS)]
+    shapes = {p.shape for p in planes}
+    if len(shapes) > 1:
+        sizes = ", ".join(f"{c} {p.shape[1]}x{p.shape[0]}" for c, p in zip(CHANNELS, planes))
+        raise HpaError(f"sample {sample_id}: channels have different sizes ({sizes})")
+    return np.stack(planes)
+
+
+def resize_area(img, size):
+    """Shrink uint8 (C, H, W) to uint8 (C, size, size) by area averaging.
+
+    When H and W are multiples of ``size`` (512 -> 256 or 128) every output
+    pixel is the exact rounded mean of its block. Otherwise PIL's BOX filter,
+    which weights partially covered pixels by their overlap, does the same
+    job per channel. An image already at ``size`` is returned as is (no copy).
+    """
+    img = np.asarray(img)
+    if img.ndim != 3 or img.dtype != np.uint8:
+        raise HpaError(f"resize_area expects a uint8 (C, H, W) array, got {img.dtype} {img.shape}")
+    if size < 1:
+        raise HpaError(f"resize size must be at least 1, got {size}")
+    c, h, w = img.shape
+    if (h, w) == (size, size):
+        return img
+    if h % size == 0 and w % size == 0:
+        return _block_mean(img, h // size, w // size)
+    out = np.empty((c, size, size), dtype=np.uint8)
+    for k in range(c):
+        out[k] = np.asarray(Image.fromarray(img[k]).resize((size, size), Image.Resampling.BOX))
+    return out
+
+
+def _block_mean(img, fh, fw):
+    """Rounded mean of each fh x fw block of uint8 (C, H, W) -> (C, H/fh, W/fw).
+
+    Adding the fh rows (then fw columns) of every block as whole strided
+    planes costs fh + fw vectorised passes, many times faster than a
+    ``reshape(...).sum(axis=(2, 4))`` reduction over short inner axes.
+    """
+    c, h, w = img.shape
+    n = fh * fw
+    # The narrowest unsigned type (at least uint16) that holds the largest
+    # block sum plus the rounding term: uint16 up to 16x16 blocks.
+    acc = np.promote_types(np.min_scalar_type(n * 255 + n // 2), np.uint16)
+    rows = img.reshape(c, h // fh, fh, w)
+    sums = rows[:, :, 0, :].astype(acc)
+    for j in range(1, fh):
+        sums += rows[:, :, j, :]
+    cols = sums.reshape(c, h // fh, w // fw, fw)
+    total = cols[..., 0].copy()
+    for j in range(1, fw):
+        total += cols[..., j]
+    return ((total + n // 2) // n).astype(np.uint8)
