@@ -1,0 +1,257 @@
+"""Turn an image array into shuffled, augmented, normalised batches.
+
+    mean, std = channel_stats(cache.images, train_idx)
+    loader = BatchLoader(cache.images, cache.labels, indices=train_idx,
+                         mean=mean, std=std, augment=default_augmentation())
+    for epoch in range(start_epoch, epochs):
+        loader.set_epoch(epoch)
+        for x, y in loader:        # x (B, 4, S, S) float32, y (B, 28) float32
+            ...
+
+``images`` is any uint8 (or float32) array of shape (N, 4, S, S), typically
+the memmap of :mod:`hpa.cache`; only the rows of a batch are read.
+
+Reproducibility: the order of epoch ``e`` depends only on ``(seed, e)``, and
+the augmentation of batch ``k`` only on ``(seed, e, k)``, never on thread
+timing. A run resumed with ``set_epoch(e)`` therefore replays exactly the
+batches the original run saw.
+
+Background work: worker threads build the next batches while the consumer
+trains on the current one. Threads (not processes) suffice because NumPy
+releases the GIL inside its heavy loops (copies, casts, arithmetic), and they
+share the memmap without pickling. Results come back in order; an exception
+raised while building a batch is re-raised in the consumer at that batch; and
+leaving the loop early (``break``) stops the workers after the batches they
+are building.
+"""
+import collections
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from hpa.errors import HpaError
+from hpa.labels import NUM_CLASSES
+
+# Channel statistics read about this many bytes of float64 at a time.
+STATS_CHUNK_BYTES = 64 * 2**20
+
+
+def as_images(images):
+    """Check an image array (N, C, H, W) uint8/float32; return it as an ndarray.
+
+    A memmap stays a lazily read view of its file.
+    """
+    if not hasattr(images, "shape") or len(images.shape) != 4:
+        shape = getattr(images, "shape", type(images).__name__)
+        raise HpaError(f"images: expected an array of shape (N, C, H, W), got {shape}")
+    if images.dtype not in (np.uint8, np.float32):
+        raise HpaError(f"images: dtype must be uint8 or float32, got {images.dtype}")
+    return np.asarray(images)
+
+
+def as_labels(labels, n):
+    """Check a multi-hot label matrix with ``n`` rows and 28 columns."""
+    if not hasattr(labels, "shape") or tuple(labels.shape) != (n, NUM_CLASSES):
+        shape = getattr(labels, "shape", type(labels).__name__)
+        raise HpaError(f"labels: expected shape ({n}, {NUM_CLASSES}), got {shape}")
+    return np.asarray(labels)
+
+
+def as_indices(indices, n):
+    """Check row numbers into an array of ``n`` rows; ``None`` means all rows.
+
+    Returns int64 (M,). Repeats are allowed (oversampling produces them).
+    """
+    if indices is None:
+        return np.arange(n, dtype=np.int64)
+    indices = np.asarray(indices)
+    if indices.ndim != 1 or (indices.size and indices.dtype.kind not in "iu"):
+        raise HpaError(f"indices: expected a 1-D array of integers, "
+                       f"got shape {indices.shape} dtype {indices.dtype}")
+    indices = indices.astype(np.int64)
+    if indices.size and (indices.min() < 0 or indices.max() >= n):
+        raise HpaError(f"indices: values must be in 0..{n - 1}, got {indices.min()}..{indices.max()}")
+    return indices
+
+
+def _as_count(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise HpaError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _as_channel_vector(value, name, channels, default):
+    if value is None:
+        return np.full(channels, default, np.float64)
+    try:
+        vector = np.asarray(value, np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise HpaError(f"{name}: expected {channels} numbers, got {value!r}") from None
+    if vector.shape == (1,):
+        vector = np.repeat(vector, channels)
+    if vector.shape != (channels,) or not np.isfinite(vector).all():
+        raise HpaError(f"{name}: expected {channels} finite numbers, got {value!r}")
+    return vector
+
+
+class BatchLoader:
+    """Iterable over ``(x, y)`` batches of one epoch.
+
+    images: uint8/float32 (N, 4, S, S), ndarray or memmap.
+    labels: (N, 28) multi-hot, or None (then ``y`` is None, e.g. for test images).
+    indices: rows to use, (M,) ints, repeats allowed; None = all rows.
+    batch_size: samples per batch; the last batch may be smaller unless
+        ``drop_last``.
+    shuffle: new order every epoch, from ``(seed, epoch)``. Without it batches
+        follow ``indices`` as given.
+    mean, std: per-channel statistics (4,) on the 0..255 scale, see
+        :func:`channel_stats`; batches become ``(x - mean) / std``. Defaults
+        0 and 255, i.e. plain scaling to 0..1.
+    augment: callable ``augment(x, rng) -> x`` on the uint8 batch before
+        normalisation (see :mod:`hpa.augment`), or None. It returns a new
+        array or (a view of) its input, never an array it keeps: the loader
+        normalises the result in place.
+    prefetch: finished batches allowed to wait for the consumer, beyond the
+        ones being built. Up to ``workers + prefetch`` batches exist at once
+        (at 512 px a batch of 32 is 128 MB).
+    workers: background threads; 0 builds each batch in the consumer's thread
+        when it is asked for (simplest to debug).
+
+    Yields x float32 (B, 4, S, S) and y float32 (B, 28).
+    """
+
+    def __init__(self, images, labels, indices=None, batch_size=32, shuffle=True, seed=0,
+                 mean=None, std=None, augment=None, drop_last=False, prefetch=2, workers=2):
+        self.images = as_images(images)
+        n, channels = self.images.shape[:2]
+        self.labels = None if labels is None else as_labels(labels, n)
+        self.indices = as_indices(indices, n)
+        self.batch_size = _as_count(batch_size, "batch_size", 1)
+        self.seed = _as_count(seed, "seed", 0)
+        self.prefetch = _as_count(prefetch, "prefetch", 0)
+        self.workers = _as_count(workers, "workers", 0)
+        if augment is not None and not callable(augment):
+            raise HpaError(f"augment: expected a callable augment(x, rng) or None, got {augment!r}")
+        self.augment = augment
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        mean = _as_channel_vector(mean, "mean", channels, 0.0)
+        std = _as_channel_vector(std, "std", channels, 255.0)
+        if (std <= 0).any():
+            raise HpaError(f"std: every value must be > 0, got {std.tolist()}")
+        # (x - mean) / std as one multiply and one add.
+        self._scale = (1 / std).astype(np.float32).reshape(1, channels, 1, 1)
+        self._shift = (-mean / std).astype(np.float32).reshape(1, channels, 1, 1)
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        """Choose the epoch whose order and augmentation the next pass uses.
+
+        Call it at the start of every epoch; iterating does not advance it.
+        """
+        self.epoch = _as_count(epoch, "epoch", 0)
+
+    def __len__(self):
+        """Batches per epoch."""
+        full, rest = divmod(len(self.indices), self.batch_size)
+        return full + (rest > 0 and not self.drop_last)
+
+    def epoch_order(self, epoch=None):
+        """Row numbers in the order epoch ``epoch`` (default: current) visits them.
+
+        Returns int64 (M,), the concatenation of all batches of that epoch
+        (including a last partial batch that ``drop_last`` skips).
+        """
+        epoch = self.epoch if epoch is None else _as_count(epoch, "epoch", 0)
+        if not self.shuffle:
+            return self.indices.copy()
+        return np.random.default_rng([self.seed, epoch, 0, 0]).permutation(self.indices)
+
+    def __iter__(self):
+        epoch = self.epoch
+        order = self.epoch_order(epoch)
+        size = self.batch_size
+        jobs = ((order[k * size:(k + 1) * size], epoch, k) for k in range(len(self)))
+        if self.workers == 0:
+            return itertools.starmap(self.make_batch, jobs)
+        return _run_ahead(self.make_batch, jobs, self.workers, self.prefetch)
+
+    def make_batch(self, rows, epoch, k):
+        """Build batch ``k`` of ``epoch`` from ``rows`` (B,) -> (x, y).
+
+        Thread-safe: it only reads shared state, and its random generator is
+        its own, seeded from ``(seed, epoch, k)``.
+        """
+        # Reading rows in ascending order lets the OS read ahead in a memmap
+        # that is not in the page cache; then restore the requested order.
+        ascending = np.argsort(rows, kind="stable")
+        x = self.images[rows[ascending]][np.argsort(ascending)]
+        if self.augment is not None:
+            x = self.augment(x, np.random.default_rng([self.seed, epoch, 1, k]))
+        # x is this batch's own array (a fresh gather, or the augmentation's
+        # new output), so a float32 one can be normalised in place.
+        if x.dtype == np.float32:
+            x *= self._scale
+        else:
+            x = np.multiply(x, self._scale, dtype=np.float32)
+        x += self._shift
+        y = None if self.labels is None else self.labels[rows].astype(np.float32)
+        return x, y
+
+
+def _run_ahead(build, jobs, workers, prefetch):
+    """Yield ``build(*job)`` for each job in order, computed by background threads.
+
+    At most ``workers + prefetch`` batches exist at once (being built or
+    waiting), which bounds memory. Stopping the generator (``break`` drops it)
+    cancels queued jobs and waits only for the ones already running.
+    """
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hpa-loader")
+    pending = collections.deque()
+    try:
+        for job in itertools.islice(jobs, workers + prefetch):
+            pending.append(pool.submit(build, *job))
+        while pending:
+            batch = pending.popleft().result()  # re-raises a worker's exception here
+            for job in itertools.islice(jobs, 1):
+                pending.append(pool.submit(build, *job))
+            yield batch
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def channel_stats(images, indices=None, max_samples=2000, seed=0):
+    """Per-channel mean and standard deviation on the 0..255 scale.
+
+    Pass the training rows only: statistics that include validation images
+    would leak information about them into the model's input scaling.
+
+    images: uint8/float32 (N, C, H, W), ndarray or memmap.
+    indices: rows to measure (None = all). If there are more than
+        ``max_samples``, a random subset of that many (seeded by ``seed``) is
+        used: a few thousand images pin the statistics down well.
+    Memory stays bounded: rows are read in chunks of about 64 MB of float64.
+
+    Returns (mean, std), float32 arrays of shape (C,).
+    """
+    images = as_images(images)
+    rows = as_indices(indices, len(images))
+    max_samples = _as_count(max_samples, "max_samples", 1)
+    if len(rows) == 0:
+        raise HpaError("indices: no rows to compute channel statistics from")
+    if len(rows) > max_samples:
+        rows = np.random.default_rng(seed).choice(rows, max_samples, replace=False)
+    rows = np.sort(rows)
+    per_row = images[0].size
+    chunk = max(1, STATS_CHUNK_BYTES // (8 * per_row))
+    total = np.zeros(images.shape[1])
+    total_sq = np.zeros(images.shape[1])
+    for start in range(0, len(rows), chunk):
+        block = images[rows[start:start + chunk]].astype(np.float64)
+        total += block.sum(axis=(0, 2, 3))
+        total_sq += np.einsum("nchw,nchw->c", block, block)
+    count = len(rows) * images.shape[2] * images.shape[3]
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - mean**2, 0))
+    return mean.astype(np.float32), std.astype(np.float32)
