@@ -2,13 +2,20 @@
 
     import minidl as md
     model = md.Sequential(md.Conv2d(4, 32, 3, padding=1), md.ReLU(), ...)
+    criterion = md.losses.BCEWithLogitsLoss()
+    optimizer = md.optim.Adam(model.parameters(), lr=1e-3)
 """
-from minidl import backend, init, rng
+from minidl import backend, init, losses, optim, rng
 from minidl.backend import get_array_module, to_device, to_numpy, use
+from minidl.layers import *  # noqa: F403  (the layer classes, as in torch.nn)
+from minidl.layers import __all__ as _layer_names
+from minidl.losses import BCEWithLogitsLoss, CrossEntropyLoss, FocalLoss, SoftF1Loss
 from minidl.module import Module, Parameter, StateDictError, load_arrays, save_arrays
 from minidl.rng import manual_seed
 
 __all__ = [
-    "backend", "init", "rng", "get_array_module", "to_device", "to_numpy", "use",
+    *_layer_names,
+    "backend", "init", "losses", "optim", "rng", "get_array_module", "to_device", "to_numpy", "use",
+    "BCEWithLogitsLoss", "CrossEntropyLoss", "FocalLoss", "SoftF1Loss",
     "Module", "Parameter", "StateDictError", "load_arrays", "save_arrays", "manual_seed",
 ]

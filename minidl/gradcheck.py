@@ -138,7 +138,8 @@ def check_module(module, x, *, eps=1e-5, tol=1e-6, max_elements=400, n_direction
     analytic = {name: p.grad.copy() for name, p in params}
 
     def objective():
-        return run(x), upstream
+        # A copy: a module may return a view of x, which the next perturbation would change.
+        return run(x).copy(), upstream
 
     report = GradcheckReport()
     if check_input:

@@ -11,6 +11,9 @@ import numpy
 _NAMES_FILE = pathlib.Path(__file__).with_name("cupy_names.txt")
 ALLOWED = frozenset(line.strip() for line in _NAMES_FILE.read_text().splitlines()
                     if line.strip() and not line.startswith("#"))
+# Submodules such as "random" or "lib.stride_tricks": every proper prefix of a dotted name.
+SUBMODULES = frozenset(".".join(name.split(".")[:i]) for name in ALLOWED
+                       for i in range(1, name.count(".") + 1))
 
 
 class StrictNamespace:
@@ -22,9 +25,8 @@ class StrictNamespace:
 
     def __getattr__(self, name):
         full = self._prefix + name
+        if full in SUBMODULES:
+            return StrictNamespace(getattr(self._target, name), full + ".")
         if full not in ALLOWED:
             raise AttributeError(f"cupy has no '{full}': this engine code would fail on the GPU")
-        value = getattr(self._target, name)
-        if any(n.startswith(full + ".") for n in ALLOWED):  # a submodule such as random
-            return StrictNamespace(value, full + ".")
-        return value
+        return getattr(self._target, name)

@@ -1,0 +1,206 @@
+"""Conv2d and the window machinery under it: a loop reference, gradient checks,
+chunking, PyTorch parity, argument checks."""
+import numpy as np
+import pytest
+
+from minidl.gradcheck import check_module
+from minidl.layers import windows
+from minidl.layers.conv import Conv2d
+
+# (N, C, O, H, W, kernel_size, stride, padding, bias)
+CASES = [
+    (2, 3, 4, 7, 9, 3, 1, 1, True),                  # odd sizes, 'same' padding
+    (2, 2, 3, 7, 9, 3, 2, 1, True),                  # stride 2 with padding 1
+    (1, 2, 3, 7, 8, 5, 1, 2, True),                  # kernel 5, padding 2, batch 1
+    (2, 2, 3, 7, 9, (3, 2), (2, 1), (1, 0), True),   # non-square everything
+    (2, 3, 4, 5, 5, 1, 1, 0, True),                  # 1x1
+    (1, 1, 2, 6, 7, 3, 2, 0, False),                 # in_channels 1, no bias, stride drops a row
+    (2, 2, 2, 8, 7, 2, 3, 0, True),                  # stride > kernel: pixels no window sees
+]
+IDS = ["3x3s1p1", "3x3s2p1", "5x5p2", "nonsquare", "1x1", "c1-nobias", "gaps"]
+
+
+def _layer(case, dtype=np.float64, seed=0):
+    n, c, o, h, w, k, s, p, bias = case
+    layer = Conv2d(c, o, k, stride=s, padding=p, bias=bias).astype(dtype)
+    x = np.random.default_rng(seed).standard_normal((n, c, h, w)).astype(dtype)
+    return layer, x
+
+
+def _loop_reference(x, weight, bias, stride, padding):
+    """Every output pixel as an explicit sum over its window."""
+    (sh, sw), (ph, pw) = windows.pair(stride, "stride", 1), windows.pair(padding, "padding", 0)
+    n, c, h, w = x.shape
+    o, _, kh, kw = weight.shape
+    xpad = np.zeros((n, c, h + 2 * ph, w + 2 * pw))
+    xpad[:, :, ph:ph + h, pw:pw + w] = x
+    ho, wo = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    y = np.zeros((n, o, ho, wo))
+    for b in range(n):
+        for oc in range(o):
+            for r in range(ho):
+                for s in range(wo):
+                    total = 0.0 if bias is None else bias[oc]
+                    for ic in range(c):
+                        for i in range(kh):
+                            for j in range(kw):
+                                total += weight[oc, ic, i, j] * xpad[b, ic, r * sh + i, s * sw + j]
+                    y[b, oc, r, s] = total
+    return y
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_forward_matches_a_loop(case):
+    layer, x = _layer(case)
+    bias = None if layer.bias is None else layer.bias.data
+    expected = _loop_reference(x, layer.weight.data, bias, case[6], case[7])
+    y = layer(x)
+    assert y.shape == expected.shape and y.flags.c_contiguous
+    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_gradcheck(case):
+    layer, x = _layer(case, seed=1)
+    report = check_module(layer, x, tol=1e-6)
+    names = [r.name for r in report.results]
+    assert names == ["input", "weight"] + (["bias"] if case[-1] else [])
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_matches_torch_forward_and_all_gradients(case):
+    torch = pytest.importorskip("torch")
+    layer, x = _layer(case, seed=2)
+    _, c, o, _, _, k, s, p, bias = case
+    ref = torch.nn.Conv2d(c, o, k, stride=s, padding=p, bias=bias).double()
+    layer.load_state_dict({name: t.numpy() for name, t in ref.state_dict().items()})
+    xt = torch.tensor(x, requires_grad=True)
+    yt = ref(xt)
+    dy = np.random.default_rng(3).standard_normal(tuple(yt.shape))
+    yt.backward(torch.tensor(dy))
+    np.testing.assert_allclose(layer(x), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.backward(dy), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(layer.weight.grad, ref.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
+    if bias:
+        np.testing.assert_allclose(layer.bias.grad, ref.bias.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def _forward_backward(layer, x, dy):
+    layer.zero_grad()
+    y = layer(x)
+    dx = layer.backward(dy)
+    return y, dx, layer.weight.grad.copy(), layer.bias.grad.copy()
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[3]], ids=[IDS[0], IDS[1], IDS[3]])
+def test_chunks_of_samples_and_of_rows_give_the_unchunked_result(case):
+    layer, x = _layer(case, seed=4)
+    dy = np.random.default_rng(5).standard_normal(layer(x).shape)
+    whole = _forward_backward(layer, x, dy)
+    assert len(layer._chunks(x.shape, x.dtype)) == 1
+    ho, _, wr = layer._geometry(x.shape)
+    row_bytes = 8 * wr * (x.shape[1] * layer.kernel_size[0] * layer.kernel_size[1] + layer.out_channels)
+    for budget, kind in ((ho * row_bytes, "one sample"), (2 * row_bytes, "two rows"), (1, "one row")):
+        layer.memory_budget = budget
+        chunks = layer._chunks(x.shape, x.dtype)
+        assert len(chunks) > 1, kind
+        for got, expected in zip(_forward_backward(layer, x, dy), whole):
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14, err_msg=kind)
+
+
+def test_global_memory_budget_chunks_every_layer():
+    layer, x = _layer(CASES[0], seed=6)
+    dy = np.random.default_rng(7).standard_normal(layer(x).shape)
+    whole = _forward_backward(layer, x, dy)
+    previous = windows.set_memory_budget(1)
+    try:
+        assert len(layer._chunks(x.shape, x.dtype)) == x.shape[0] * 7  # one output row each
+        chunked = _forward_backward(layer, x, dy)
+    finally:
+        windows.set_memory_budget(previous)
+    for got, expected in zip(chunked, whole):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="memory budget"):
+        windows.set_memory_budget(0)
+
+
+@pytest.mark.parametrize("stride, padding, wide", [((1, 1), (1, 2), True), ((2, 1), (1, 0), False)])
+def test_col2im_is_the_adjoint_of_im2col(stride, padding, wide):
+    """<im2col(x), c> == <x, col2im(c)> for every x and c: the backward scatter is exact."""
+    rng = np.random.default_rng(8)
+    kernel, x = (3, 2), rng.standard_normal((2, 3, 6, 7))
+    ho, wo = windows.output_size(x.shape, kernel, stride, padding)
+    wr = windows.row_width(x.shape, kernel, stride, padding)
+    assert (wr > wo) == wide
+    xpad = windows.pad(x, padding, extra_rows=int(wide))
+    cols = windows.im2col(windows.window_view(xpad, kernel, stride, ho, wr)).copy()
+    c = rng.standard_normal(cols.shape)
+    junk = np.zeros((2, ho, wr), bool)
+    junk[..., wo:] = True  # the caller gives junk columns zero gradient
+    c[:, junk.ravel()] = 0
+    dxpad = np.zeros_like(xpad)
+    windows.col2im(c, windows.window_view(dxpad, kernel, stride, ho, wr))
+    ph, pw = padding
+    dx = dxpad[:, :, ph:ph + 6, pw:pw + 7]
+    np.testing.assert_allclose(np.sum(cols * c), np.sum(x * dx), rtol=1e-12)
+
+
+def test_window_view_refuses_to_run_past_the_array():
+    xpad = np.zeros((1, 1, 4, 4))
+    with pytest.raises(ValueError, match="run past"):
+        windows.window_view(xpad, (3, 3), (1, 1), 2, 4)  # wide rows need one more row
+
+
+def test_float32_in_float32_out_and_no_upcast():
+    layer, x = _layer(CASES[1], dtype=np.float32)
+    assert layer.weight.dtype == np.float32
+    y = layer(x)
+    dx = layer.backward(np.ones_like(y))
+    assert y.dtype == dx.dtype == layer.weight.grad.dtype == np.float32
+
+
+def test_gradients_accumulate_until_zero_grad():
+    layer, x = _layer(CASES[0], seed=9)
+    dy = np.ones(layer(x).shape)
+    layer.backward(dy)
+    first = layer.weight.grad.copy(), layer.bias.grad.copy()
+    layer(x)
+    layer.backward(dy)
+    np.testing.assert_allclose(layer.weight.grad, 2 * first[0])
+    np.testing.assert_allclose(layer.bias.grad, 2 * first[1])
+    layer.zero_grad()
+    assert not layer.weight.grad.any() and not layer.bias.grad.any()
+
+
+def test_pytorch_default_initialisation_and_parameters():
+    layer = Conv2d(4, 32, 3)
+    bound = 1 / np.sqrt(4 * 3 * 3)
+    assert layer.weight.shape == (32, 4, 3, 3) and layer.bias.shape == (32,)
+    for p in (layer.weight.data, layer.bias.data):
+        assert p.dtype == np.float32
+        assert bound >= np.abs(p).max() > 0.8 * bound
+    assert [name for name, _ in Conv2d(1, 2, 3, bias=False).named_parameters()] == ["weight"]
+    assert "kernel_size=(3, 3)" in repr(layer)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(kernel_size=0), "kernel_size"),
+    (dict(kernel_size=(3, 0)), "kernel_size"),
+    (dict(kernel_size=(3, 3, 3)), "kernel_size"),
+    (dict(kernel_size=2.5), "kernel_size"),
+    (dict(kernel_size=3, stride=0), "stride"),
+    (dict(kernel_size=3, padding=-1), "padding"),
+    (dict(kernel_size=3, memory_budget=0), "memory_budget"),
+])
+def test_bad_arguments_are_refused_at_construction(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Conv2d(2, 3, **kwargs)
+    with pytest.raises(ValueError, match="in_channels"):
+        Conv2d(0, 3, 3)
+
+
+@pytest.mark.parametrize("shape, match", [((2, 3, 5, 5), "x must have shape"), ((2, 2, 5), "x must have shape"),
+                                          ((1, 2, 2, 5), "smaller than kernel_size")])
+def test_bad_inputs_are_refused_at_forward(shape, match):
+    with pytest.raises(ValueError, match=match):
+        Conv2d(2, 3, 3)(np.zeros(shape, np.float32))
