@@ -1,0 +1,94 @@
+"""The networks, by name: ``build_model("gapnet", image_size=256)``.
+
+Every model is a minidl Module mapping (N, in_channels, S, S) images (stains
+in red, green, blue, yellow order) to (N, num_classes) logits, with
+
+* ``features``: the convolutional part, and ``head``: the dense part, so that
+  ``model(x) == model.head(model.features(x))`` and a fine-tuning stage can
+  freeze ``features.parameters()``;
+* ``expected_input``: (channels, size) the model was built for;
+* for networks ending in global average pooling and one Linear layer
+  (``densenet``, ``resnet18``), ``cam_parts()``: (a module mapping the images
+  to the last (N, C, h, w) feature map, that Linear), for class activation
+  maps: CAM_c = sum_k linear.weight[c, k] * F_k, whose spatial mean plus
+  linear.bias[c] is logit c.
+
+Each registry entry records the default input size, which sizes the network
+accepts, and what it is. Networks with a flattening dense layer are built for
+one size; globally pooled ones run on any size.
+"""
+import dataclasses
+import functools
+import inspect
+
+from hpa.errors import HpaError
+from hpa.models.deepyeast import DeepYeast
+from hpa.models.densenet import DenseNet
+from hpa.models.gapnet import GapNet
+from hpa.models.mcnn import MCNN
+from hpa.models.parallel_lenet import ParallelLeNet
+from hpa.models.resnet import ResNet18
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelEntry:
+    build: object         # callable(num_classes=, in_channels=, image_size=, **options) -> Module
+    image_size: int       # default input side, px
+    sizes: str            # which input sides the network accepts
+    description: str
+
+
+MODELS = {
+    "parallel_lenet": ModelEntry(
+        ParallelLeNet, 128, "exactly image_size, a multiple of 4 * input_pool (512 with input_pool=4)",
+        "Three LeNet branches (red, blue, yellow, each with green) merged by dense layers; the main model"),
+    "gapnet": ModelEntry(
+        GapNet, 512, "any size >= 16 (global average pooling); 64 or more recommended",
+        "GapNet: BN-conv-ReLU blocks, global average taps at three depths, two dense layers"),
+    "gapnet_pl": ModelEntry(
+        functools.partial(GapNet, variant="pl"), 512, "any size >= 16; 64 or more recommended",
+        "GapNet-PL (Rumetshofer et al. 2019): the SELU / alpha-dropout original of gapnet"),
+    "deepyeast": ModelEntry(
+        DeepYeast, 64, "exactly image_size, a multiple of 8 (the original used 64 px cell crops)",
+        "DeepYeast (Parnamaa & Parts 2017): VGG-style 3x3 conv blocks 64-128-256, two dense layers of 512"),
+    "mcnn": ModelEntry(
+        MCNN, 128, "exactly image_size, a multiple of max(scales) (16 by default)",
+        "M-CNN (Godinez et al. 2017): one three-conv path per image scale, merged by a 1x1 conv"),
+    "densenet": ModelEntry(
+        DenseNet, 128, "any size >= 16 (global average pooling)",
+        "Small DenseNet-BC: dense blocks of 6, 12, 16 layers, growth rate 12; has cam_parts()"),
+    "resnet18": ModelEntry(
+        ResNet18, 512, "any size (global average pooling); 32 or more recommended",
+        "ResNet-18 with a 4-stain first conv, torchvision parameter names; has cam_parts()"),
+}
+
+
+def model_names():
+    return tuple(MODELS)
+
+
+def _options_of(build):
+    fixed = set(build.keywords) if isinstance(build, functools.partial) else set()
+    target = build.func if isinstance(build, functools.partial) else build
+    return [p for p in inspect.signature(target).parameters
+            if p not in fixed | {"self", "num_classes", "in_channels", "image_size"}]
+
+
+def build_model(name, num_classes=28, in_channels=4, image_size=None, **options):
+    """The network ``name`` for ``image_size`` px inputs (default: the entry's size).
+
+    Unknown names, unknown options and invalid values raise ``HpaError``.
+    """
+    if name not in MODELS:
+        raise HpaError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
+    entry = MODELS[name]
+    known = _options_of(entry.build)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise HpaError(f"model {name!r} has no option {', '.join(map(repr, unknown))}; "
+                       f"its options are {', '.join(known)}")
+    size = entry.image_size if image_size is None else image_size
+    try:
+        return entry.build(num_classes=num_classes, in_channels=in_channels, image_size=size, **options)
+    except ValueError as error:
+        raise HpaError(f"model {name!r}: {error} (accepted input: {entry.sizes})") from None

@@ -1,0 +1,90 @@
+"""A small DenseNet-BC (Huang et al. 2017) for HPA images.
+
+In a dense block every layer reads the concatenation of all earlier feature
+maps in the block and adds ``growth_rate`` new channels to it, so features are
+reused rather than recomputed and the layers can stay narrow. Each dense layer
+is a bottleneck, BN-ReLU-conv 1x1 (``bn_size * growth_rate`` channels) then
+BN-ReLU-conv 3x3 (``growth_rate`` channels). Between blocks a transition,
+BN-ReLU-conv 1x1 then 2x2 average pooling, halves the channels (compression
+0.5) and the side.
+
+Shapes for N images at the default 128 px with the "large" stem, blocks of
+(6, 12, 16) layers, growth rate 12, 64 stem channels::
+
+    x                                          (N, 4, 128, 128)
+    features:
+      stem: conv 7x7 /2, BN, ReLU, max pool 3 /2  (N, 64, 32, 32)
+      dense block 1 (6 layers)                 (N, 64 + 6*12 = 136, 32, 32)
+      transition                               (N, 68, 16, 16)
+      dense block 2 (12 layers)                (N, 68 + 12*12 = 212, 16, 16)
+      transition                               (N, 106, 8, 8)
+      dense block 3 (16 layers)                (N, 106 + 16*12 = 298, 8, 8)
+      BN, ReLU                                 (N, 298, 8, 8)   <- class activation maps
+    head:
+      global average pooling                   (N, 298)
+      Linear                                   (N, 28)  logits
+
+``stem="small"`` replaces the stem by a single 3x3 convolution at full
+resolution (the CIFAR form, for small inputs): the blocks then run at
+S, S/2 and S/4. The network is fully convolutional up to the global pooling,
+so it accepts any input size (from 16 px with the large stem, 4 px with the
+small one).
+
+Class activation maps (Zhou et al. 2016): because the head is global average
+pooling followed by one Linear layer, the logit of class c is the spatial
+mean of CAM_c = sum_k W[c, k] * F_k, plus the bias, with F = ``features(x)``
+(N, 298, h, w) and W the Linear weight (28, 298). ``cam_parts()`` returns
+``(self.features, linear)`` for that computation.
+"""
+from minidl.layers import (AvgPool2d, BatchNorm2d, Conv2d, DenseBlock, GlobalAvgPool2d, Linear,
+                           MaxPool2d, ReLU, Sequential)
+from minidl.module import Module
+
+STEMS = ("large", "small")
+
+
+def make_stem(kind, in_channels, channels):
+    """"large": (N, C, S, S) -> (N, channels, S/4, S/4); "small": -> (N, channels, S, S)."""
+    if kind == "small":
+        # Dense layers begin with BN-ReLU themselves, so the conv output goes in raw.
+        return [Conv2d(in_channels, channels, 3, padding=1, bias=False)]
+    return [Conv2d(in_channels, channels, 7, stride=2, padding=3, bias=False), BatchNorm2d(channels), ReLU(),
+            MaxPool2d(3, stride=2, padding=1)]
+
+
+def transition(cin, cout):
+    """BN-ReLU-conv 1x1-avgpool 2: (N, cin, H, W) -> (N, cout, H/2, W/2)."""
+    return Sequential(BatchNorm2d(cin), ReLU(), Conv2d(cin, cout, 1, bias=False), AvgPool2d(2))
+
+
+class DenseNet(Module):
+    """DenseNet-BC with ``block_layers`` dense layers per block; see the module docstring."""
+
+    def __init__(self, num_classes=28, in_channels=4, image_size=128, block_layers=(6, 12, 16),
+                 growth_rate=12, init_features=64, bn_size=4, compression=0.5, stem="large"):
+        super().__init__()
+        if stem not in STEMS:
+            raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
+        self.expected_input = (in_channels, image_size)
+        layers = make_stem(stem, in_channels, init_features)
+        channels = init_features
+        for i, n in enumerate(block_layers):
+            layers.append(DenseBlock(n, channels, growth_rate, bn_size=bn_size))
+            channels += n * growth_rate
+            if i < len(block_layers) - 1:
+                reduced = int(channels * compression)
+                layers.append(transition(channels, reduced))
+                channels = reduced
+        layers += [BatchNorm2d(channels), ReLU()]
+        self.features = Sequential(*layers)
+        self.head = Sequential(GlobalAvgPool2d(), Linear(channels, num_classes))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+    def backward(self, dy):
+        return self.features.backward(self.head.backward(dy))
+
+    def cam_parts(self):
+        """(module mapping images to the last feature map (N, C, h, w), the final Linear (28, C))."""
+        return self.features, self.head[1]
