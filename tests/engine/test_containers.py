@@ -5,7 +5,8 @@ import pytest
 from minidl.gradcheck import check_module
 from minidl.layers.activations import ReLU, Sigmoid
 from minidl.layers.batchnorm import BatchNorm2d
-from minidl.layers.containers import Concat, DenseBlock, GapTaps, ModuleList, Residual, Sequential
+from minidl.layers.containers import (Concat, DenseBlock, DenseLayer, GapTaps, ModuleList, Residual,
+                                      Sequential)
 from minidl.layers.conv import Conv2d
 from minidl.layers.linear import Linear
 from minidl.layers.shape import ChannelSelect
@@ -233,6 +234,18 @@ def test_dense_block_gradcheck(bn_size, training):
             module.bias.data[...] = rng.uniform(-0.5, 0.5, module.num_features)
             module.running_mean[...] = rng.uniform(-0.5, 0.5, module.num_features)
     check_module(block, _x((1, 3, 5, 3), 4), tol=1e-6)
+
+
+@pytest.mark.parametrize("bn_size", [2, None])
+def test_dense_layer_gradcheck_and_torchvision_names(bn_size):
+    layer = DenseLayer(3, 2, bn_size=bn_size)
+    expected = ["norm1", "conv1"] + (["norm2", "conv2"] if bn_size else [])
+    assert [n for n in dict(layer.named_parameters()) if n.endswith(".weight")] == \
+        [f"{m}.weight" for m in expected]
+    x = np.random.default_rng(7).standard_normal((2, 3, 5, 4))
+    out = layer.astype(np.float64).train()(x)
+    assert out.shape == (2, 2, 5, 4)
+    check_module(layer, x, max_elements=60)
 
 
 def test_dense_block_rejects_bad_arguments():
