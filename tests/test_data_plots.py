@@ -1,0 +1,74 @@
+"""Data plots write real PNGs, from arrays and from a Kaggle-layout folder."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from hpa import data_plots
+from hpa.cli import run
+from hpa.errors import HpaError
+from hpa.labels import NUM_CLASSES
+from hpa.synthetic import generate
+
+
+def _labels(n=30, seed=0):
+    rng = np.random.default_rng(seed)
+    y = (rng.random((n, NUM_CLASSES)) < 0.08).astype(np.uint8)
+    y[np.arange(n), rng.integers(0, NUM_CLASSES, n)] = 1  # at least one label each
+    return y
+
+
+def _is_png(path, min_side=100):
+    with Image.open(path) as im:
+        return im.format == "PNG" and min(im.size) >= min_side
+
+
+@pytest.mark.parametrize("plot", [data_plots.plot_label_frequency, data_plots.plot_cooccurrence,
+                                  data_plots.plot_labels_per_sample])
+def test_label_plots(plot, tmp_path):
+    path = tmp_path / "plot.png"
+    plot(_labels(), path)
+    assert _is_png(path)
+
+
+def test_label_plots_reject_wrong_shape(tmp_path):
+    with pytest.raises(HpaError, match="shape"):
+        data_plots.plot_label_frequency(np.zeros((4, 5)), tmp_path / "x.png")
+
+
+def test_montage(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (3, 4, 32, 32), dtype=np.uint8)
+    path = tmp_path / "montage.png"
+    data_plots.plot_montage(images, path, labels=_labels(3), ids=["a", "b", "c"])
+    assert _is_png(path)
+
+
+def test_composite_shows_yellow_as_red_plus_green():
+    image = np.zeros((4, 2, 2), dtype=np.uint8)
+    image[3] = 100  # yellow only
+    assert data_plots.composite(image)[0, 0].tolist() == [100, 100, 0]
+    image[2] = 50  # plus blue
+    assert data_plots.composite(image)[0, 0].tolist() == [100, 100, 50]
+
+
+def test_pick_samples_covers_classes_first():
+    y = np.zeros((5, NUM_CLASSES), dtype=np.uint8)
+    y[[0, 1, 2], 0] = 1
+    y[3, 5] = 1
+    y[4, 7] = 1
+    assert data_plots.pick_samples(y, 3) == [0, 3, 4]
+    assert data_plots.pick_samples(y, 4) == [0, 1, 3, 4]
+
+
+def test_command_on_a_kaggle_folder(tmp_path, capsys):
+    data = generate(tmp_path / "data", n=5, size=48, seed=0, workers=1, progress=False)
+    out = tmp_path / "plots"
+    assert data_plots.main(["--data", str(data), "--out", str(out), "--montage", "3"]) == 0
+    for name in data_plots.PLOT_FILES:
+        assert _is_png(out / name), name
+    assert str(out / "montage.png") in capsys.readouterr().out
+
+
+def test_command_reports_a_missing_folder(tmp_path, capsys):
+    code = run(data_plots.main, ["--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert "train.csv" in capsys.readouterr().err
