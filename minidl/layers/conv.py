@@ -115,7 +115,7 @@ class Conv2d(Module):
         dview = windows.window_view(dxpad, self.kernel_size, self.stride, ho, wr)
         weight = self.weight.data.astype(dy.dtype, copy=False).reshape(o, -1)
         dweight_t = xp.zeros(weight.shape[::-1], dtype=dy.dtype)
-        dbias = xp.zeros(o, dtype=dy.dtype)
+        dbias = xp.zeros(o, dtype=dy.dtype) if self.bias is not None else None
         zeroed = None
         for samples, rows in self._chunks(x_shape, dy.dtype):
             chunk = view[samples, :, :, :, rows]
@@ -128,11 +128,12 @@ class Conv2d(Module):
             g = g.reshape(o, -1)
             # dW^T = cols @ g^T: this orientation runs faster in BLAS than dW = g @ cols^T.
             dweight_t += xp.matmul(cols, g.T)
-            dbias += g.sum(axis=1)  # while g is in cache
+            if dbias is not None:
+                dbias += g.sum(axis=1)  # while g is in cache
             # cols is spent: the column gradient overwrites it in the workspace.
             windows.col2im(xp.matmul(weight.T, g, out=cols), dview[samples, :, :, :, rows])
         self.weight.grad += dweight_t.T.reshape(self.weight.shape)
-        if self.bias is not None:
+        if dbias is not None:
             self.bias.grad += dbias
         return dxpad[:, :, ph:ph + h, pw:pw + w]
 
