@@ -1,0 +1,59 @@
+"""Class activation maps (Zhou et al. 2016) for networks that end in GAP + Linear.
+
+If the last feature maps are A (C, h, w) and the classifier computes
+``logit_k = sum_c W[k, c] * mean_xy A[c, x, y] + b_k``, then
+
+    CAM_k(x, y) = sum_c W[k, c] * A[c, x, y]
+
+is a map whose mean is the logit (minus the bias): it shows where in the
+image the evidence for class k lies. Networks that support it provide
+``cam_parts() -> (feature_module, classifier_linear)``.
+"""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import minidl as md  # noqa: E402
+from hpa.labels import CLASS_NAMES  # noqa: E402
+from hpa.training_plots import _save  # noqa: E402
+
+
+def class_activation_maps(model, x):
+    """CAMs (N, K, h, w) for a normalised float32 batch x (N, 4, S, S)."""
+    features, classifier = model.cam_parts()
+    model.eval()
+    maps = md.to_numpy(features(md.to_device(x)))  # (N, C, h, w)
+    weight = md.to_numpy(classifier.weight.data)    # (K, C)
+    return np.einsum("kc,nchw->nkhw", weight, maps)
+
+
+def composite(image):
+    """RGB view of a uint8 (4, S, S) sample: yellow adds to red and green, as HPA shows it."""
+    r, g, b, y = image.astype(np.float32) / 255
+    rgb = np.stack([r + y / 2, g + y / 2, b], axis=-1)
+    return np.clip(rgb, 0, 1)
+
+
+def plot_cams(model, meta, images, probs, path):
+    """For each sample: the composite, and the CAM of its most probable class over it."""
+    mean = np.asarray(meta["mean"], np.float32).reshape(1, -1, 1, 1)
+    std = np.asarray(meta["std"], np.float32).reshape(1, -1, 1, 1)
+    x = ((np.asarray(images, np.float32) - mean) / std).astype(np.float32)
+    cams = class_activation_maps(model, x)
+    n, size = len(images), images.shape[-1]
+    fig, axes = plt.subplots(n, 2, figsize=(5, 2.5 * n), squeeze=False)
+    for i in range(n):
+        k = int(np.argmax(probs[i]))
+        cam = cams[i, k]
+        # Nearest upsampling to the image size: each CAM cell covers a block of pixels.
+        cam = np.kron(cam, np.ones((size // cam.shape[0], size // cam.shape[1])))
+        axes[i, 0].imshow(composite(images[i]))
+        axes[i, 0].set_title("image", fontsize=8)
+        axes[i, 1].imshow(composite(images[i]))
+        axes[i, 1].imshow(cam, cmap="jet", alpha=0.45, extent=(0, size, size, 0))
+        axes[i, 1].set_title(f"CAM: {CLASS_NAMES[k]} (p={probs[i, k]:.2f})", fontsize=8)
+        for ax in axes[i]:
+            ax.axis("off")
+    return _save(fig, path)

@@ -1,0 +1,60 @@
+"""What every hpa command shares: one-line errors and a non-zero exit code.
+
+A wrong path, an unreadable checkpoint or an impossible option should tell the
+user what to fix in one line, not show a traceback:
+
+    $ python -m hpa.predict --checkpoint nope.npz --data test/
+    error: checkpoint nope.npz does not exist
+"""
+import argparse
+import sys
+
+from hpa.errors import HpaError
+
+EXIT_USAGE = 2
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with defaults shown in ``--help``."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def positive_int(text):
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def fraction(text):
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a fraction between 0 and 1")
+    return value
+
+
+def run(main, argv=None):
+    """Call ``main(argv)``; turn user errors into ``error: ...`` and exit code 2."""
+    try:
+        code = main(argv)
+    except HpaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as error:  # permissions, a full disk: the system's own words name the file
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted: the last completed epoch's checkpoint is intact; continue with --resume",
+              file=sys.stderr)
+        return 130
+    return code or 0

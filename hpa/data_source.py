@@ -1,0 +1,52 @@
+"""From ``--data DIR`` (or nothing) to a resized image cache.
+
+With no ``--data`` the built-in synthetic HPA-like set is generated once into
+the cache folder (``$HPA_CACHE`` or ``~/.cache/hpa``) and read through exactly
+the same Kaggle-layout path as real data.
+"""
+import hashlib
+import os
+import pathlib
+
+from hpa.cache import build_cache
+from hpa.dataset import open_dataset
+from hpa.errors import HpaError
+
+
+def cache_root(path=None):
+    """The folder for synthetic data and image caches."""
+    if path:
+        return pathlib.Path(path)
+    return pathlib.Path(os.environ.get("HPA_CACHE") or pathlib.Path.home() / ".cache" / "hpa")
+
+
+def synthetic_data(n, size, seed, root=None, progress=True):
+    """Folder of the synthetic set (n samples of size px), generated if absent.
+
+    ``generate`` writes ``train.csv`` last and atomically, so a folder with a
+    CSV is complete; an interrupted generation is simply redone.
+    """
+    from hpa.synthetic import generate  # import on demand: only the default run needs it
+
+    folder = cache_root(root) / f"synthetic-n{n}-s{size}-seed{seed}"
+    if not (folder / "train.csv").is_file():
+        print(f"generating the synthetic HPA-like data set ({n} samples, {size} px) in {folder}")
+        generate(folder, n=n, size=size, seed=seed, progress=progress)
+    return folder
+
+
+def cached_images(data, image_size, split="train", root=None, workers=None, skip_bad=False,
+                  progress=True):
+    """Open ``data`` (a Kaggle or HPA-external folder) and return its size-``image_size`` cache."""
+    dataset = open_dataset(data, split=split, skip_bad=skip_bad)
+    if dataset.skipped:
+        print(f"skipped {len(dataset.skipped)} incomplete samples (see the warning above)")
+    # One cache folder per source folder and split, named by its absolute path.
+    source = os.path.abspath(os.fspath(data))
+    tag = hashlib.sha1(f"{source}|{split}".encode()).hexdigest()[:12]
+    folder = cache_root(root) / "images" / f"{pathlib.Path(source).name}-{split}-{tag}"
+    cache = build_cache(dataset, image_size, folder, workers=workers, skip_bad=skip_bad,
+                        progress=progress)
+    if split == "train" and cache.labels is None:
+        raise HpaError(f"{data}: training needs labels, but no label CSV was found")
+    return cache

@@ -1,0 +1,65 @@
+"""Evaluate trained models on a labelled folder: ``python -m hpa.evaluate --checkpoint best.npz --data DIR``.
+
+Prints macro F1 (the competition metric), exact-match and per-label accuracy,
+and the per-class precision/recall/F1 table; writes the table and plots
+(per-class F1, F1 against threshold, and class activation maps for networks
+that end in global average pooling) to ``--out``.
+"""
+import os
+import sys
+
+from hpa import cli
+from hpa.data_source import cached_images
+from hpa.inference import load_models, mean_thresholds, predict_probs
+from hpa.metrics import classification_report, hamming_accuracy, macro_f1, precision_recall_f1, \
+    subset_accuracy
+from hpa.thresholds import f1_curve, predict
+from hpa.training_plots import plot_f1_vs_threshold, plot_per_class_f1
+
+
+def build_parser():
+    p = cli.ArgumentParser(prog="python -m hpa.evaluate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--checkpoint", nargs="+", required=True, help="best.npz of one or more trained models")
+    p.add_argument("--data", required=True, help="labelled folder (Kaggle or HPA external layout)")
+    p.add_argument("--out", default="evaluation", help="folder for the table and plots")
+    p.add_argument("--tta", action="store_true", help="average over the 8 flips and 90-degree rotations")
+    p.add_argument("--threshold", type=cli.fraction, help="one threshold for every class "
+                   "(default: the per-class thresholds stored in the checkpoint)")
+    p.add_argument("--at-least-one", action="store_true")
+    p.add_argument("--cam", type=int, default=4, help="samples to draw class activation maps for (0: none)")
+    p.add_argument("--batch-size", type=cli.positive_int, default=32)
+    p.add_argument("--cache-dir", help="folder for the image cache (default: $HPA_CACHE or ~/.cache/hpa)")
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    loaded = load_models(args.checkpoint)
+    cache = cached_images(args.data, loaded[0][1]["image_size"], root=args.cache_dir)
+    probs = predict_probs(loaded, cache.images, args.batch_size, args.tta, args.device)
+    thresholds = mean_thresholds(loaded, args.threshold)
+    y_true, y_pred = cache.labels, predict(probs, thresholds, at_least_one=args.at_least_one)
+    os.makedirs(args.out, exist_ok=True)
+    table = classification_report(y_true, y_pred)
+    summary = (f"samples: {len(y_true)}\nmacro F1: {macro_f1(y_true, y_pred):.4f}\n"
+               f"exact-match accuracy: {subset_accuracy(y_true, y_pred):.4f}\n"
+               f"per-label accuracy: {hamming_accuracy(y_true, y_pred):.4f}\n")
+    print(summary + "\n" + table)
+    with open(os.path.join(args.out, "report.txt"), "w") as f:
+        f.write(summary + "\n" + table + "\n")
+    _, _, f1, support = precision_recall_f1(y_true, y_pred)
+    plot_per_class_f1(f1, support, os.path.join(args.out, "per_class_f1.png"))
+    grid, curve = f1_curve(probs, y_true)
+    plot_f1_vs_threshold(grid, curve, thresholds, os.path.join(args.out, "f1_vs_threshold.png"))
+    model, meta = loaded[0]
+    if args.cam > 0 and hasattr(model, "cam_parts"):
+        from hpa.cam import plot_cams
+        plot_cams(model, meta, cache.images[: args.cam], probs[: args.cam],
+                  os.path.join(args.out, "class_activation_maps.png"))
+    print(f"wrote report.txt and plots to {os.path.abspath(args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main))

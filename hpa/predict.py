@@ -1,0 +1,57 @@
+"""Write a Kaggle submission: ``python -m hpa.predict --checkpoint best.npz --data DIR --out submission.csv``.
+
+``--data`` is a test folder (``test/`` + ``sample_submission.csv``, or just
+the image files). Several ``--checkpoint`` files (e.g. the K folds' models)
+are averaged; ``--tta`` also averages over the 8 flips and 90-degree
+rotations. Each class is predicted where the mean probability reaches the
+threshold tuned on validation during training (or ``--threshold``).
+"""
+import sys
+
+import pandas as pd
+
+from hpa import cli
+from hpa.data_source import cached_images
+from hpa.inference import load_models, mean_thresholds, predict_probs
+from hpa.thresholds import predict
+from minidl.atomic import atomic_path
+
+
+def build_parser():
+    p = cli.ArgumentParser(prog="python -m hpa.predict", description=__doc__.split("\n\n")[0])
+    p.add_argument("--checkpoint", nargs="+", required=True, help="best.npz of one or more trained models")
+    p.add_argument("--data", required=True, help="test folder (Kaggle or HPA external layout)")
+    p.add_argument("--out", default="submission.csv", help="submission CSV to write")
+    p.add_argument("--tta", action="store_true", help="average over the 8 flips and 90-degree rotations")
+    p.add_argument("--threshold", type=cli.fraction, help="one threshold for every class "
+                   "(default: the per-class thresholds stored in the checkpoint)")
+    p.add_argument("--at-least-one", action="store_true",
+                   help="give a sample with no class above threshold its most probable class")
+    p.add_argument("--batch-size", type=cli.positive_int, default=32)
+    p.add_argument("--cache-dir", help="folder for the image cache (default: $HPA_CACHE or ~/.cache/hpa)")
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    return p
+
+
+def submission_frame(ids, y_pred):
+    """Kaggle format: Id, Predicted = space-separated class numbers (empty if none)."""
+    predicted = [" ".join(str(c) for c in row.nonzero()[0]) for row in y_pred]
+    return pd.DataFrame({"Id": ids, "Predicted": predicted})
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    loaded = load_models(args.checkpoint)
+    size = loaded[0][1]["image_size"]
+    cache = cached_images(args.data, size, split="test", root=args.cache_dir)
+    probs = predict_probs(loaded, cache.images, args.batch_size, args.tta, args.device)
+    y_pred = predict(probs, mean_thresholds(loaded, args.threshold), at_least_one=args.at_least_one)
+    with atomic_path(args.out) as tmp:
+        submission_frame(cache.ids, y_pred).to_csv(tmp, index=False)
+    print(f"wrote {args.out}: {len(cache.ids)} samples, {y_pred.sum(axis=1).mean():.2f} labels per sample"
+          f" on average, from {len(loaded)} model(s){' with 8-fold TTA' if args.tta else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main))
