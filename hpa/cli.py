@@ -14,11 +14,26 @@ from hpa.errors import HpaError
 EXIT_USAGE = 2
 
 
+class _DefaultsFormatter(argparse.RawDescriptionHelpFormatter):
+    """Show an option's default in --help when it says something.
+
+    Defaults of None (explained in the help text) and of on/off flags
+    (the flag's name says it) are left out.
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (action.default is not None and action.default is not argparse.SUPPRESS
+                and action.nargs != 0 and "%(default)" not in text and action.option_strings):
+            text += " (default: %(default)s)"
+        return text
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with defaults shown in ``--help``."""
+    """argparse with meaningful defaults shown in ``--help``."""
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("formatter_class", argparse.ArgumentDefaultsHelpFormatter)
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
         super().__init__(*args, **kwargs)
 
 

@@ -14,7 +14,7 @@ DEFAULTS = dict(image_size=256, epochs=6, batch_size=16, lr=1e-3, loss="weighted
 
 
 def main(argv=None):
-    return train_main(argv, model="gapnet", **DEFAULTS)
+    return train_main(argv, model="gapnet", description=__doc__, **DEFAULTS)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ DEFAULTS = dict(image_size=128, epochs=8, batch_size=32, lr=1e-3, loss="weighted
 
 
 def main(argv=None):
-    return train_main(argv, model="parallel_lenet", **DEFAULTS)
+    return train_main(argv, model="parallel_lenet", description=__doc__, **DEFAULTS)
 
 
 if __name__ == "__main__":
