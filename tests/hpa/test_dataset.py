@@ -9,8 +9,9 @@ from PIL import Image
 from hpa.dataset import open_dataset, read_ids_csv, read_labels_csv
 from hpa.errors import HpaError
 from hpa.labels import CHANNELS
+from real_files import TRAIN_CSV
 
-REAL_TRAIN_CSV = "/work/shared/hpa-real/train.csv"
+REAL_TRAIN_CSV = str(TRAIN_CSV)
 
 
 def write_sample(folder, sample_id, rng, ext=".png", mode="L", side=8):

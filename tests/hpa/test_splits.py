@@ -19,8 +19,9 @@ import pytest
 from hpa.errors import HpaError
 from hpa.labels import NUM_CLASSES, targets_to_matrix
 from hpa.splits import holdout_split, iterative_stratification, kfold_split
+from real_files import TRAIN_CSV
 
-REAL_CSV = "/work/shared/hpa-real/train.csv"
+REAL_CSV = str(TRAIN_CSV)
 
 
 @pytest.fixture(scope="module")

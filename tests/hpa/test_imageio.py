@@ -8,8 +8,9 @@ from PIL import Image
 from hpa.errors import HpaError
 from hpa.imageio import read_channel, read_sample, resize_area
 from hpa.labels import CHANNELS
+from real_files import EXTERNAL_DIR
 
-REAL_EXTERNAL = "/work/shared/hpa-real/external"
+REAL_EXTERNAL = str(EXTERNAL_DIR)
 
 
 def write_planes(folder, sample_id, planes, ext=".png"):

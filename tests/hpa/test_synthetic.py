@@ -12,8 +12,9 @@ from hpa.cli import run
 from hpa.errors import HpaError
 from hpa.labels import CHANNELS, NUM_CLASSES, parse_target
 from hpa.synthetic import MARKER, generate, main, png_bytes, render_sample
+from real_files import TRAIN_CSV
 
-REAL_CSV = pathlib.Path("/work/shared/hpa-real/train.csv")
+REAL_CSV = TRAIN_CSV
 RED, GREEN, BLUE, YELLOW = (CHANNELS.index(c) for c in ("red", "green", "blue", "yellow"))
 
 
