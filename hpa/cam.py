@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import minidl as md  # noqa: E402
-from hpa.labels import CLASS_NAMES  # noqa: E402
+from hpa.labels import CHANNELS, CLASS_NAMES  # noqa: E402
 from hpa.training_plots import _save  # noqa: E402
 
 
@@ -37,23 +37,25 @@ def composite(image):
 
 
 def plot_cams(model, meta, images, probs, path):
-    """For each sample: the composite, and the CAM of its most probable class over it."""
+    """One row per sample: the composite, then each of the four stains, with the
+    class activation map of the sample's most probable class laid over each."""
     mean = np.asarray(meta["mean"], np.float32).reshape(1, -1, 1, 1)
     std = np.asarray(meta["std"], np.float32).reshape(1, -1, 1, 1)
     x = ((np.asarray(images, np.float32) - mean) / std).astype(np.float32)
     cams = class_activation_maps(model, x)
     n, size = len(images), images.shape[-1]
-    fig, axes = plt.subplots(n, 2, figsize=(5, 2.5 * n), squeeze=False)
+    fig, axes = plt.subplots(n, 5, figsize=(12, 2.6 * n), squeeze=False)
     for i in range(n):
         k = int(np.argmax(probs[i]))
         cam = cams[i, k]
-        # Nearest upsampling to the image size: each CAM cell covers a block of pixels.
+        # Nearest upsampling: each CAM cell covers a block of pixels.
         cam = np.kron(cam, np.ones((size // cam.shape[0], size // cam.shape[1])))
-        axes[i, 0].imshow(composite(images[i]))
-        axes[i, 0].set_title("image", fontsize=8)
-        axes[i, 1].imshow(composite(images[i]))
-        axes[i, 1].imshow(cam, cmap="jet", alpha=0.45, extent=(0, size, size, 0))
-        axes[i, 1].set_title(f"CAM: {CLASS_NAMES[k]} (p={probs[i, k]:.2f})", fontsize=8)
-        for ax in axes[i]:
+        panels = [("composite", composite(images[i]), None)] + \
+                 [(name, images[i, c], "gray") for c, name in enumerate(CHANNELS)]
+        for ax, (title, picture, cmap) in zip(axes[i], panels):
+            ax.imshow(picture, cmap=cmap)
+            ax.imshow(cam, cmap="jet", alpha=0.4, extent=(0, size, size, 0))
+            ax.set_title(title if title != "composite" else
+                         f"CAM {CLASS_NAMES[k]} (p={probs[i, k]:.2f})", fontsize=8)
             ax.axis("off")
     return _save(fig, path)

@@ -10,7 +10,7 @@ import sys
 
 from hpa import cli
 from hpa.data_source import cached_images
-from hpa.inference import load_models, mean_thresholds, predict_probs
+from hpa.inference import add_arguments, load_models, mean_thresholds, predict_probs
 from hpa.metrics import classification_report, hamming_accuracy, macro_f1, precision_recall_f1, \
     subset_accuracy
 from hpa.thresholds import f1_curve, predict
@@ -18,24 +18,17 @@ from hpa.training_plots import plot_f1_vs_threshold, plot_per_class_f1
 
 
 def build_parser():
-    p = cli.ArgumentParser(prog="python -m hpa.evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", nargs="+", required=True, help="best.npz of one or more trained models")
-    p.add_argument("--data", required=True, help="labelled folder (Kaggle or HPA external layout)")
+    p = cli.ArgumentParser(prog="python -m hpa.evaluate", description=__doc__)
+    add_arguments(p, "labelled folder (Kaggle or HPA external layout)")
     p.add_argument("--out", default="evaluation", help="folder for the table and plots")
-    p.add_argument("--tta", action="store_true", help="average over the 8 flips and 90-degree rotations")
-    p.add_argument("--threshold", type=cli.fraction, help="one threshold for every class "
-                   "(default: the per-class thresholds stored in the checkpoint)")
-    p.add_argument("--at-least-one", action="store_true")
-    p.add_argument("--cam", type=int, default=4, help="samples to draw class activation maps for (0: none)")
-    p.add_argument("--batch-size", type=cli.positive_int, default=32)
-    p.add_argument("--cache-dir", help="folder for the image cache (default: $HPA_CACHE or ~/.cache/hpa)")
-    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
+    p.add_argument("--cam", type=int, default=4,
+                   help="samples to draw class activation maps for, for networks that have them (0: none)")
     return p
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    loaded = load_models(args.checkpoint)
+    loaded = load_models(args.checkpoint, args.device)
     cache = cached_images(args.data, loaded[0][1]["image_size"], root=args.cache_dir)
     probs = predict_probs(loaded, cache.images, args.batch_size, args.tta, args.device)
     thresholds = mean_thresholds(loaded, args.threshold)

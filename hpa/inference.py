@@ -6,6 +6,8 @@ test-time augmentation averages over the 8 flips and 90-degree rotations.
 """
 import numpy as np
 
+import minidl as md
+from hpa import cli
 from hpa.augment import dihedral
 from hpa.checkpoint import load_checkpoint
 from hpa.errors import HpaError
@@ -26,9 +28,18 @@ def load_model(path):
     return model.eval(), meta
 
 
-def load_models(paths):
-    """Models and metas of several checkpoints that must agree on the input size."""
-    loaded = [load_model(p) for p in paths]
+def use_device(device):
+    """Select ``"cpu"`` or ``"gpu"`` for minidl; a missing GPU is a one-line error."""
+    try:
+        md.use(device)
+    except md.backend.DeviceError as error:
+        raise HpaError(f"--device {device}: {error}") from None
+
+
+def load_models(paths, device="cpu"):
+    """Models (on ``device``) and metas of checkpoints that must agree on the input size."""
+    use_device(device)
+    loaded = [(model.to(device), meta) for model, meta in map(load_model, paths)]
     sizes = {meta["image_size"] for _, meta in loaded}
     if len(sizes) > 1:
         raise HpaError(f"checkpoints expect different image sizes {sorted(sizes)}; average only "
@@ -64,3 +75,19 @@ def mean_thresholds(loaded, override=None):
     if not found:
         return np.full(28, 0.5, dtype=np.float32)
     return np.mean(found, axis=0)
+
+
+def add_arguments(parser, data_help):
+    """The options ``hpa.predict`` and ``hpa.evaluate`` share."""
+    parser.add_argument("--checkpoint", nargs="+", required=True,
+                        help="best.npz of one or more trained models (averaged)")
+    parser.add_argument("--data", required=True, help=data_help)
+    parser.add_argument("--tta", action="store_true", help="average over the 8 flips and 90-degree rotations")
+    parser.add_argument("--threshold", type=cli.fraction, help="one threshold for every class "
+                        "(default: the per-class thresholds stored in the checkpoint)")
+    parser.add_argument("--at-least-one", action="store_true",
+                        help="give a sample with no class above threshold its most probable class")
+    parser.add_argument("--batch-size", type=cli.positive_int, default=32, help="images per forward pass")
+    parser.add_argument("--cache-dir", help="folder for the image cache (default: $HPA_CACHE or ~/.cache/hpa)")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="gpu needs CuPy")
+    return parser

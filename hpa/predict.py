@@ -12,24 +12,15 @@ import pandas as pd
 
 from hpa import cli
 from hpa.data_source import cached_images
-from hpa.inference import load_models, mean_thresholds, predict_probs
+from hpa.inference import add_arguments, load_models, mean_thresholds, predict_probs
 from hpa.thresholds import predict
 from minidl.atomic import atomic_path
 
 
 def build_parser():
-    p = cli.ArgumentParser(prog="python -m hpa.predict", description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", nargs="+", required=True, help="best.npz of one or more trained models")
-    p.add_argument("--data", required=True, help="test folder (Kaggle or HPA external layout)")
+    p = cli.ArgumentParser(prog="python -m hpa.predict", description=__doc__)
+    add_arguments(p, "test folder (Kaggle or HPA external layout)")
     p.add_argument("--out", default="submission.csv", help="submission CSV to write")
-    p.add_argument("--tta", action="store_true", help="average over the 8 flips and 90-degree rotations")
-    p.add_argument("--threshold", type=cli.fraction, help="one threshold for every class "
-                   "(default: the per-class thresholds stored in the checkpoint)")
-    p.add_argument("--at-least-one", action="store_true",
-                   help="give a sample with no class above threshold its most probable class")
-    p.add_argument("--batch-size", type=cli.positive_int, default=32)
-    p.add_argument("--cache-dir", help="folder for the image cache (default: $HPA_CACHE or ~/.cache/hpa)")
-    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu")
     return p
 
 
@@ -41,7 +32,7 @@ def submission_frame(ids, y_pred):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    loaded = load_models(args.checkpoint)
+    loaded = load_models(args.checkpoint, args.device)
     size = loaded[0][1]["image_size"]
     cache = cached_images(args.data, size, split="test", root=args.cache_dir)
     probs = predict_probs(loaded, cache.images, args.batch_size, args.tta, args.device)

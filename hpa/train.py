@@ -22,6 +22,7 @@ from hpa.augment import default_augmentation
 from hpa.checkpoint import load_checkpoint, save_checkpoint
 from hpa.data_source import cache_root, cached_images, synthetic_data
 from hpa.errors import HpaError
+from hpa.inference import use_device
 from hpa.labels import CLASS_NAMES
 from hpa.loader import BatchLoader, channel_stats
 from hpa.metrics import classification_report, macro_f1, precision_recall_f1
@@ -192,10 +193,7 @@ def train_one(args, config, cache, name, train_idx, val_idx, out_dir, log=print)
                                augment=default_augmentation() if config.augment else None,
                                drop_last=len(fit_idx) > config.batch_size)
     val_loader = BatchLoader(cache.images, labels, val_idx, batch_size=64, shuffle=False, mean=mean, std=std)
-    try:
-        model = build_model(config.model, image_size=config.image_size, **config.model_options)
-    except TypeError as error:
-        raise HpaError(f"--model-option: {error}") from None
+    model = build_model(config.model, image_size=config.image_size, **config.model_options)
     model.to(args.device)
     if args.init:
         _load_init(model, args.init, config.model)
@@ -278,10 +276,8 @@ def main(argv=None, model=None, description=None, **defaults):
     model = model or args.model
     config = _config(args, model)
     _check_options(args)
-    try:
-        md.use(args.device)
-    except md.backend.DeviceError as error:
-        raise HpaError(f"--device {args.device}: {error}") from None
+    use_device(args.device)
+    build_model(config.model, image_size=config.image_size, **config.model_options)  # bad options fail now
     out_dir = _out_dir(args, model)
     print(f"output folder: {os.path.abspath(out_dir)}")
 

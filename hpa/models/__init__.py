@@ -92,3 +92,6 @@ def build_model(name, num_classes=28, in_channels=4, image_size=None, **options)
         return entry.build(num_classes=num_classes, in_channels=in_channels, image_size=size, **options)
     except ValueError as error:
         raise HpaError(f"model {name!r}: {error} (accepted input: {entry.sizes})") from None
+    except (TypeError, IndexError) as error:  # an option of the wrong kind, e.g. a number for a list
+        raise HpaError(f"model {name!r}: an option has the wrong type or length "
+                       f"({', '.join(f'{k}={v!r}' for k, v in options.items())}): {error}") from None
