@@ -53,14 +53,13 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
-class AlphaDropout(Module):
-    """Dropout for SELU networks: dropped units saturate, then an affine map keeps mean and variance."""
+class AlphaDropout(Dropout):
+    """Dropout for SELU networks: dropped units saturate, then an affine map keeps mean and variance.
+
+    Shares ``Dropout``'s backward: both multiply dy by the stored per-element scale.
+    """
 
     saturation = -SELU.scale * SELU.alpha
-
-    def __init__(self, p=0.5):
-        super().__init__()
-        self.p = _check_p(p)
 
     def forward(self, x):
         self._scale = None
@@ -74,9 +73,3 @@ class AlphaDropout(Module):
         self._scale = keep.astype(x.dtype) * a
         offset = xp.where(keep, b, a * s + b).astype(x.dtype, copy=False)
         return x * self._scale + offset
-
-    def backward(self, dy):
-        return dy if self._scale is None else dy * self._scale
-
-    def extra_repr(self):
-        return f"p={self.p}"
