@@ -117,3 +117,27 @@ def test_checkpoint_of_another_model_is_refused(data, tmp_path, capsys):
     code = cli.run(predict.main, ["--checkpoint", str(bogus), "--data", str(data)])
     assert code == 2
     assert "not an hpa checkpoint" in capsys.readouterr().err
+
+
+def test_fine_tuning_trains_only_the_head(data, tmp_path):
+    base, tuned = tmp_path / "base", tmp_path / "tuned"
+    assert run_train(["--data", str(data), "--epochs", "1", "--out", str(base)], tmp_path) == 0
+    assert run_train(["--data", str(data), "--epochs", "1", "--out", str(tuned),
+                      "--init", str(base / "best.npz"), "--freeze-features"], tmp_path) == 0
+    before, _, _ = load_checkpoint(base / "best.npz")
+    after, _, _ = load_checkpoint(tuned / "last.npz")
+    features = [k for k in before if k.startswith("features.")]
+    head = [k for k in before if k.startswith("head.") and k.endswith("weight")]
+    assert features and head
+    for key in features:  # frozen: weights and batch-norm statistics untouched
+        np.testing.assert_array_equal(before[key], after[key], err_msg=key)
+    assert any(not np.array_equal(before[k], after[k]) for k in head)
+
+
+def test_init_from_another_model_is_refused(data, tmp_path, capsys):
+    run = tmp_path / "lenet"
+    assert run_train(["--data", str(data), "--epochs", "1", "--out", str(run)], tmp_path) == 0
+    code = cli.run(train.main, ["--model", "gapnet", "--data", str(data), "--image-size", "32",
+                                "--init", str(run / "best.npz"), "--cache-dir", str(tmp_path / "cache")])
+    assert code == 2
+    assert "is for model 'parallel_lenet', not 'gapnet'" in capsys.readouterr().err
