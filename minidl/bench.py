@@ -56,6 +56,7 @@ CASES = {
     "conv3x3 4->32 128x128 b16": conv_case(16, 4, 32, 128, 3, 1),
     "conv3x3 32->64 64x64 b16": conv_case(16, 32, 64, 64, 3, 1),
     "conv3x3 64->128 32x32 b16": conv_case(16, 64, 128, 32, 3, 1),
+    "conv5x5 2->16 128x128 b32": conv_case(32, 2, 16, 128, 5, 2),  # the parallel LeNet's two convolutions
     "conv5x5 16->32 64x64 b32": conv_case(32, 16, 32, 64, 5, 2),
     "maxpool2x2 16x32x128x128": dict(kind="maxpool", flops=2 * 16 * 32 * 128 * 128, shape=(16, 32, 128, 128)),
     "batchnorm 16x32x128x128": dict(kind="batchnorm", flops=12 * 16 * 32 * 128 * 128, shape=(16, 32, 128, 128)),

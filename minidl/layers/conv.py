@@ -5,7 +5,7 @@ Ho = (H + 2*ph - kh) // sh + 1 (likewise Wo). With zero padding,
 
     y[n, o, r, s] = b[o] + sum_{c,i,j} W[o, c, i, j] * xpad[n, c, r*sh + i, s*sw + j]
 
-im2col (see ``windows``) turns this into ONE matrix product per chunk of
+Plain im2col (see ``windows``) turns this into ONE matrix product per chunk of
 samples: with the windows of the chunk's n samples as the columns of cols
 (K, n*P), K = C*kh*kw, P = Ho*Wo, and W as an (O, K) matrix,
 
@@ -16,13 +16,54 @@ Backward, with G = dL/dY (O, n*P), is the algebra of a dense layer:
     dL/dW = G @ cols^T        dL/db = sum of G over its columns
     dL/dcols = W^T @ G        dL/dx = col2im(dL/dcols)
 
+Folded im2col (stride 1 only). Kernel column j reads what kernel column 0
+reads, j pixels further right. So im2col can copy the kernel ROWS only,
+
+    rows[(c, i), (n, r, s)] = xpad[n, c, r + i, s]                  (C*kh, n*P)
+
+and the kernel columns move into the ROWS of the weight matrix:
+
+    Wf[(j, o), (c, i)] = W[o, c, i, j]                              (kw*O, C*kh)
+    Z = Wf @ rows                                                   (kw*O, n*P)
+
+Z[(j, o), (n, r, s)] = sum_{c,i} W[o, c, i, j] * xpad[n, c, r + i, s] is what
+kernel column j adds to output pixel (r, s - j), so the output is a sum of kw
+shifted slices of Z:
+
+    y[n, o, r, s] = b[o] + sum_j Z[(j, o), (n, r, s + j)]
+
+Backward mirrors it. With Gs[(j, o), (n, r, s)] = G[o, (n, r, s - j)], kw copies
+of G shifted right (zero where s - j < 0),
+
+    dL/dWf = Gs @ rows^T      dL/drows = Wf^T @ Gs      dL/dx = col2im(dL/drows)
+
+where col2im now adds kh slices instead of kh*kw.
+
+Which path. Both do the same flops. Per output pixel, the plain path's buffers
+(cols and Y) hold C*kh*kw + O numbers, the folded path's (rows and Z) C*kh + kw*O:
+(kw - 1)*(C*kh - O) fewer, so folding moves less memory exactly when C*kh > O.
+Its products are also taller and shorter, a shape OpenBLAS runs faster. For the
+5x5 16 -> 32 layer of the parallel LeNet, the forward product (160, 80) @ (80, n*P)
+runs at about twice the GFLOP/s of (32, 400) @ (400, n*P) (the backward ones at
+1-1.3x), im2col and col2im move 5x less, and the layer takes 0.6-0.7x the time.
+``fold=None`` folds a stride-1 layer when C*kh >= O: that picked the faster path
+in all 22 shapes measured (near C*kh = O the two are within 10%). A first layer
+(2-4 input channels) stays plain: its folded inner dimension C*kh would be too
+short for BLAS.
+
+One code serves both paths: im2col copies kc kernel columns and the product
+folds f of them, (kc, f) = (kw, 1) plain or (1, kw) folded; with f = 1 there is
+nothing to shift.
+
 Layout. cols is K by columns, so the im2col copy and col2im move image rows as
 long contiguous runs; with stride 1 the runs span whole padded rows
 (``windows.row_width``: a few junk output columns are computed and dropped).
-The products are float32 BLAS calls; dW is computed as its transpose
-cols @ G^T, an orientation OpenBLAS runs faster when O is small.
+The junk columns also keep the folded shifts inside a row: s + j < Wp for every
+kept column s < Wo. The products are float32 BLAS calls; dW is computed as dW
+or as its transpose, whichever has more rows: OpenBLAS splits that side
+between its threads, and the other orientation ran 2-20x slower on 2 threads.
 
-Memory. cols is kh*kw times bigger than x, so it is built chunk by chunk into
+Memory. cols is kh*kc times bigger than x, so it is built chunk by chunk into
 a reused workspace (``CHUNK_BYTES``, never more than the memory budget), and it
 is NOT kept for backward: backward rebuilds it from the padded input it keeps
 (one copy of x). That costs one more im2col copy per step (about a tenth of the
@@ -33,11 +74,13 @@ from minidl import backend, init
 from minidl.layers import windows
 from minidl.module import Module, Parameter
 
-# Preferred size of a chunk's columns. Smaller chunks stay in cache (4 MiB runs up
-# to 1.3x faster on an idle machine) but make more BLAS calls, and each threaded
-# call waits for its worker threads: on a loaded machine that wait dominated
-# (4 MiB chunks ran 2-5x slower than 64 MiB ones). 64 MiB chunks run as fast as
-# whole-batch ones, with a bounded workspace.
+# Preferred size of a chunk's columns. Smaller chunks stay in cache (4-8 MiB run
+# 1.2-1.3x faster on an idle machine, both paths) but make more BLAS calls, and
+# each threaded call waits for its worker threads: on a loaded machine that wait
+# dominated (4-8 MiB chunks ran 1.3-5x slower than 64 MiB ones next to a second
+# training process). 64 MiB chunks run as fast as whole-batch ones, with a bounded
+# workspace. A run that has the machine to itself can ask for small chunks with
+# ``windows.set_memory_budget``.
 CHUNK_BYTES = 64 << 20
 
 
@@ -46,11 +89,13 @@ class Conv2d(Module):
 
     kernel_size, stride and padding are ints or (h, w) pairs. ``memory_budget``
     (bytes, keyword only) caps this layer's im2col buffer; None uses
-    ``windows.set_memory_budget``'s global value.
+    ``windows.set_memory_budget``'s global value. ``fold`` (keyword only)
+    chooses folded im2col (True, stride 1 only) or plain im2col (False); None
+    picks the faster one for the layer's shape.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True, *,
-                 memory_budget=None):
+                 memory_budget=None, fold=None):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
             if not isinstance(value, int) or value < 1:
@@ -62,10 +107,22 @@ class Conv2d(Module):
         self.stride = windows.pair(stride, "stride", 1)
         self.padding = windows.pair(padding, "padding", 0)
         self.memory_budget = memory_budget
+        if fold not in (None, True, False):
+            raise ValueError(f"fold must be True, False or None, got {fold!r}")
+        if fold and self.stride != (1, 1):
+            raise ValueError(f"fold=True needs stride 1, got stride={stride!r}")
+        if fold is None:  # the path with the smaller buffers (module docstring)
+            fold = self.stride == (1, 1) and in_channels * self.kernel_size[0] >= out_channels
+        self.fold = fold
         shape = (out_channels, in_channels) + self.kernel_size
         self.weight = Parameter(init.torch_default(shape))
         # PyTorch bounds the bias like the weight: by 1/sqrt(fan_in).
         self.bias = Parameter(init.uniform(out_channels, 1 / init.fan_in(shape) ** 0.5)) if bias else None
+
+    def _split(self):
+        """(kc, f): im2col copies kc kernel columns, the product folds f of them; kc * f = kw."""
+        kw = self.kernel_size[1]
+        return (1, kw) if self.fold else (kw, 1)
 
     def _geometry(self, x_shape):
         """Output rows Ho and width Wo, and the computed row width Wr >= Wo (windows.row_width)."""
@@ -75,9 +132,21 @@ class Conv2d(Module):
     def _chunks(self, x_shape, dtype):
         """Chunks of (samples, output rows): their columns and products stay within the budget."""
         ho, _, wr = self._geometry(x_shape)
-        k = x_shape[1] * self.kernel_size[0] * self.kernel_size[1]
-        row_bytes = dtype.itemsize * wr * (k + self.out_channels)
+        kc, f = self._split()
+        row_bytes = dtype.itemsize * wr * (x_shape[1] * self.kernel_size[0] * kc + f * self.out_channels)
         return windows.chunks(x_shape[0], ho, row_bytes, CHUNK_BYTES, self.memory_budget)
+
+    def _weight_matrix(self, dtype):
+        """W (O, C, kh, kw) as the (f*O, C*kh*kc) matrix Wf[(jf, o), (c, i, jc)], j = jc*f + jf."""
+        o, c, kh, _ = self.weight.shape
+        kc, f = self._split()
+        weight = self.weight.data.astype(dtype, copy=False).reshape(o, c, kh, kc, f)
+        return weight.transpose(4, 0, 1, 2, 3).reshape(f * o, c * kh * kc)
+
+    def _windows(self, xpad, x_shape):
+        """The (N, C, kh, kc, Ho, Wr) window view im2col copies from."""
+        ho, _, wr = self._geometry(x_shape)
+        return windows.window_view(xpad, (self.kernel_size[0], self._split()[0]), self.stride, ho, wr)
 
     def forward(self, x):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
@@ -85,22 +154,29 @@ class Conv2d(Module):
         xp = backend.get_array_module(x)
         n, o = x.shape[0], self.out_channels
         ho, wo, wr = self._geometry(x.shape)
-        # Junk columns (wr > wo) read up to kw - 1 past the last row: one more zero row.
-        xpad = windows.pad(x, self.padding, extra_rows=int(wr > wo))
-        view = windows.window_view(xpad, self.kernel_size, self.stride, ho, wr)
-        weight = self.weight.data.astype(x.dtype, copy=False).reshape(o, -1)
+        kc, f = self._split()
+        # Junk columns (wr > wo) read up to kc - 1 past the last row: one more zero row.
+        xpad = windows.pad(x, self.padding, extra_rows=int(wr > wo and kc > 1))
+        view = self._windows(xpad, x.shape)
+        weight = self._weight_matrix(x.dtype)
         y = xp.empty((n, o, ho, wo), dtype=x.dtype)
         for samples, rows in self._chunks(x.shape, x.dtype):
             chunk = view[samples, :, :, :, rows]
             cols = windows.im2col(chunk)
-            prod = windows.workspace("prod", (o, cols.shape[1]), x.dtype, x)
+            t = cols.shape[1]
+            prod = windows.workspace("prod", (f * o, t), x.dtype, x)
             xp.matmul(weight, cols, out=prod)
+            prod = prod.reshape(f, o, t)
+            # Z[j] holds kernel column j's share of output column s at column s + j:
+            # add it in shifted left. The last j columns get no share, but they are junk.
+            for j in range(1, f):
+                prod[0, :, :t - j] += prod[j, :, j:]
             # (O, n, rows, Wr) -> (n, O, rows, Wo): drop the junk columns on the way out.
-            prod = prod.reshape(o, chunk.shape[0], -1, wr)[..., :wo].transpose(1, 0, 2, 3)
+            out = prod[0].reshape(o, chunk.shape[0], -1, wr)[..., :wo].transpose(1, 0, 2, 3)
             if self.bias is None:
-                y[samples, :, rows] = prod
+                y[samples, :, rows] = out
             else:
-                xp.add(prod, self.bias.data.astype(x.dtype, copy=False)[:, None, None], out=y[samples, :, rows])
+                xp.add(out, self.bias.data.astype(x.dtype, copy=False)[:, None, None], out=y[samples, :, rows])
         self._cache = xpad, x.shape  # backward rebuilds the columns from xpad
         return y
 
@@ -109,34 +185,41 @@ class Conv2d(Module):
         xp = backend.get_array_module(dy)
         (ph, pw), o = self.padding, self.out_channels
         h, w = x_shape[2:]
-        ho, wo, wr = self._geometry(x_shape)
-        view = windows.window_view(xpad, self.kernel_size, self.stride, ho, wr)
+        _, wo, wr = self._geometry(x_shape)
+        kc, f = self._split()
+        view = self._windows(xpad, x_shape)
         dxpad = xp.zeros(xpad.shape, dtype=dy.dtype)
-        dview = windows.window_view(dxpad, self.kernel_size, self.stride, ho, wr)
-        weight = self.weight.data.astype(dy.dtype, copy=False).reshape(o, -1)
-        dweight_t = xp.zeros(weight.shape[::-1], dtype=dy.dtype)
+        dview = self._windows(dxpad, x_shape)
+        weight = self._weight_matrix(dy.dtype)
+        # Accumulate dWf (f*O, C*kh*kc) or its transpose, whichever has more rows (module docstring).
+        g_first = weight.shape[0] >= weight.shape[1]
+        dweight = xp.zeros(weight.shape if g_first else weight.shape[::-1], dtype=dy.dtype)
         dbias = xp.zeros(o, dtype=dy.dtype) if self.bias is not None else None
-        zeroed = None
         for samples, rows in self._chunks(x_shape, dy.dtype):
             chunk = view[samples, :, :, :, rows]
             cols = windows.im2col(chunk)
-            shape = (o, chunk.shape[0], chunk.shape[4], wr)
-            g = windows.workspace("grad", shape, dy.dtype, dy)
-            if shape != zeroed:  # junk columns are never written below: zero them once
-                g[...], zeroed = 0, shape
-            g[..., :wo] = dy[samples, :, rows].transpose(1, 0, 2, 3)
-            g = g.reshape(o, -1)
-            # dW^T = cols @ g^T: this orientation runs faster in BLAS than dW = g @ cols^T.
-            dweight_t += xp.matmul(cols, g.T)
+            t = cols.shape[1]
+            g = windows.workspace("grad", (f, o, t), dy.dtype, dy)
+            g0 = g[0].reshape(o, chunk.shape[0], -1, wr)  # G as (O, n, rows, Wr)
+            g0[..., :wo] = dy[samples, :, rows].transpose(1, 0, 2, 3)
+            g0[..., wo:] = 0  # junk columns: no gradient
+            for j in range(1, f):  # Gs: copy j of G moves right by j, to where kernel column j read
+                g[j, :, :j] = 0  # nothing to its left
+                g[j, :, j:] = g[0, :, :t - j]
             if dbias is not None:
-                dbias += g.sum(axis=1)  # while g is in cache
+                dbias += g[0].sum(axis=1)  # while G is in cache
+            g = g.reshape(f * o, t)
+            dweight += xp.matmul(g, cols.T) if g_first else xp.matmul(cols, g.T)
             # cols is spent: the column gradient overwrites it in the workspace.
             windows.col2im(xp.matmul(weight.T, g, out=cols), dview[samples, :, :, :, rows])
-        self.weight.grad += dweight_t.T.reshape(self.weight.shape)
+        dweight = dweight if g_first else dweight.T
+        # dWf[(jf, o), (c, i, jc)] -> dW[o, c, i, j]: the inverse of _weight_matrix.
+        dweight = dweight.reshape(f, o, x_shape[1], self.kernel_size[0], kc).transpose(1, 2, 3, 4, 0)
+        self.weight.grad += dweight.reshape(self.weight.shape)
         if dbias is not None:
             self.bias.grad += dbias
         return dxpad[:, :, ph:ph + h, pw:pw + w]
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
+                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}, fold={self.fold}")

@@ -1,5 +1,6 @@
 """Conv2d and the window machinery under it: a loop reference, gradient checks,
-chunking, PyTorch parity, argument checks."""
+chunking, PyTorch parity, argument checks; each for the plain and the folded
+im2col path (stride 1), and the choice between them."""
 import numpy as np
 import pytest
 
@@ -19,10 +20,14 @@ CASES = [
 ]
 IDS = ["3x3s1p1", "3x3s2p1", "5x5p2", "nonsquare", "1x1", "c1-nobias", "gaps"]
 
+# Every case on the plain path, and the stride-1 cases on the folded path too.
+PATHS = [pytest.param(case, False, id=f"{name}-plain") for case, name in zip(CASES, IDS)] + [
+    pytest.param(case, True, id=f"{name}-folded") for case, name in zip(CASES, IDS) if case[6] == 1]
 
-def _layer(case, dtype=np.float64, seed=0):
+
+def _layer(case, dtype=np.float64, seed=0, fold=None):
     n, c, o, h, w, k, s, p, bias = case
-    layer = Conv2d(c, o, k, stride=s, padding=p, bias=bias).astype(dtype)
+    layer = Conv2d(c, o, k, stride=s, padding=p, bias=bias, fold=fold).astype(dtype)
     x = np.random.default_rng(seed).standard_normal((n, c, h, w)).astype(dtype)
     return layer, x
 
@@ -49,9 +54,9 @@ def _loop_reference(x, weight, bias, stride, padding):
     return y
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_forward_matches_a_loop(case):
-    layer, x = _layer(case)
+@pytest.mark.parametrize("case, fold", PATHS)
+def test_forward_matches_a_loop(case, fold):
+    layer, x = _layer(case, fold=fold)
     bias = None if layer.bias is None else layer.bias.data
     expected = _loop_reference(x, layer.weight.data, bias, case[6], case[7])
     y = layer(x)
@@ -59,18 +64,18 @@ def test_forward_matches_a_loop(case):
     np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_gradcheck(case):
-    layer, x = _layer(case, seed=1)
+@pytest.mark.parametrize("case, fold", PATHS)
+def test_gradcheck(case, fold):
+    layer, x = _layer(case, seed=1, fold=fold)
     report = check_module(layer, x, tol=1e-6)
     names = [r.name for r in report.results]
     assert names == ["input", "weight"] + (["bias"] if case[-1] else [])
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_matches_torch_forward_and_all_gradients(case):
+@pytest.mark.parametrize("case, fold", PATHS)
+def test_matches_torch_forward_and_all_gradients(case, fold):
     torch = pytest.importorskip("torch")
-    layer, x = _layer(case, seed=2)
+    layer, x = _layer(case, seed=2, fold=fold)
     _, c, o, _, _, k, s, p, bias = case
     ref = torch.nn.Conv2d(c, o, k, stride=s, padding=p, bias=bias).double()
     layer.load_state_dict({name: t.numpy() for name, t in ref.state_dict().items()})
@@ -89,23 +94,66 @@ def _forward_backward(layer, x, dy):
     layer.zero_grad()
     y = layer(x)
     dx = layer.backward(dy)
-    return y, dx, layer.weight.grad.copy(), layer.bias.grad.copy()
+    return (y, dx) + tuple(p.grad.copy() for _, p in layer.named_parameters())
 
 
-@pytest.mark.parametrize("case", [CASES[0], CASES[1], CASES[3]], ids=[IDS[0], IDS[1], IDS[3]])
-def test_chunks_of_samples_and_of_rows_give_the_unchunked_result(case):
-    layer, x = _layer(case, seed=4)
+# Plain 3x3s1p1, 3x3s2p1 and nonsquare; folded 3x3s1p1 and 5x5p2.
+@pytest.mark.parametrize("case, fold", [PATHS[0], PATHS[1], PATHS[3], PATHS[len(CASES)], PATHS[len(CASES) + 1]])
+def test_chunks_of_samples_and_of_rows_give_the_unchunked_result(case, fold):
+    layer, x = _layer(case, seed=4, fold=fold)
     dy = np.random.default_rng(5).standard_normal(layer(x).shape)
     whole = _forward_backward(layer, x, dy)
     assert len(layer._chunks(x.shape, x.dtype)) == 1
     ho, _, wr = layer._geometry(x.shape)
-    row_bytes = 8 * wr * (x.shape[1] * layer.kernel_size[0] * layer.kernel_size[1] + layer.out_channels)
+    (kh, kw), (kc, f) = layer.kernel_size, layer._split()
+    assert kc * f == kw and (kc, f) == ((1, kw) if fold else (kw, 1))
+    row_bytes = 8 * wr * (x.shape[1] * kh * kc + f * layer.out_channels)  # columns + product
     for budget, kind in ((ho * row_bytes, "one sample"), (2 * row_bytes, "two rows"), (1, "one row")):
         layer.memory_budget = budget
         chunks = layer._chunks(x.shape, x.dtype)
-        assert len(chunks) > 1, kind
+        assert len(chunks) == {"one sample": 1, "two rows": -(-ho // 2), "one row": ho}[kind] * x.shape[0], kind
         for got, expected in zip(_forward_backward(layer, x, dy), whole):
             np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14, err_msg=kind)
+
+
+# (C, O, H, W, kernel_size, padding): stride 1, each kernel size, square or not, with and without padding.
+FOLD_SHAPES = [(3, 4, 6, 7, 1, 0), (2, 3, 6, 7, 2, 0), (3, 2, 7, 9, 3, 1), (2, 5, 6, 6, 4, (2, 1)),
+               (2, 3, 8, 9, 5, 2), (1, 2, 9, 8, 7, 3), (2, 3, 7, 9, (3, 5), (1, 2)), (3, 2, 7, 6, (5, 2), 0)]
+
+
+@pytest.mark.parametrize("c, o, h, w, kernel, padding", FOLD_SHAPES,
+                         ids=["1x1", "2x2", "3x3p1", "4x4p21", "5x5p2", "7x7p3", "3x5p12", "5x2"])
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+def test_folded_and_plain_paths_agree(c, o, h, w, kernel, padding, bias):
+    """Same output, input gradient and parameter gradients, on one chunk and on chunks of rows."""
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((2, c, h, w))
+    plain = Conv2d(c, o, kernel, padding=padding, bias=bias, fold=False).astype(np.float64)
+    folded = Conv2d(c, o, kernel, padding=padding, bias=bias, fold=True).astype(np.float64)
+    folded.load_state_dict(plain.state_dict())
+    dy = rng.standard_normal(plain(x).shape)
+    expected = _forward_backward(plain, x, dy)
+    for budget in (None, 1):
+        folded.memory_budget = budget
+        for got, want in zip(_forward_backward(folded, x, dy), expected):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("c, o, kernel, stride, padding, folded", [
+    (16, 32, 5, 1, 2, True),        # the parallel LeNet's second layer: C*kh = 80 >= 32
+    (16, 32, 5, 1, 0, True),        # padding does not matter
+    (2, 16, 5, 1, 2, False),        # its first layer: C*kh = 10 < 16, too short an inner dimension
+    (8, 24, 3, 1, 1, True),         # C*kh == O: folding moves as much memory, runs a better product
+    (8, 25, 3, 1, 1, False),
+    (64, 128, 3, 1, 1, True),
+    (16, 32, 5, 2, 2, False),       # stride 2 cannot fold
+    (16, 32, 5, (1, 2), 2, False),  # nor stride 2 along the width
+    (16, 32, 5, (2, 1), 2, False),  # nor along the height: folding relies on stride 1's wide rows
+])
+def test_fold_none_picks_the_path_by_shape(c, o, kernel, stride, padding, folded):
+    layer = Conv2d(c, o, kernel, stride=stride, padding=padding)
+    assert layer.fold is folded
+    assert f"fold={folded}" in repr(layer)
 
 
 def test_global_memory_budget_chunks_every_layer():
@@ -191,6 +239,9 @@ def test_pytorch_default_initialisation_and_parameters():
     (dict(kernel_size=3, stride=0), "stride"),
     (dict(kernel_size=3, padding=-1), "padding"),
     (dict(kernel_size=3, memory_budget=0), "memory_budget"),
+    (dict(kernel_size=3, fold="yes"), "fold must be"),
+    (dict(kernel_size=3, stride=2, fold=True), "fold=True needs stride 1"),
+    (dict(kernel_size=3, stride=(1, 2), fold=True), "fold=True needs stride 1"),
 ])
 def test_bad_arguments_are_refused_at_construction(kwargs, match):
     with pytest.raises(ValueError, match=match):
