@@ -14,7 +14,7 @@ import sys
 from hpa import cli
 from hpa.train import main as train_main
 
-DEFAULTS = dict(image_size=128, epochs=8, batch_size=32, lr=1e-3, loss="weighted-bce",
+DEFAULTS = dict(image_size=128, epochs=5, batch_size=32, lr=1e-3, loss="weighted-bce",
                 pos_weight="sqrt-ratio", schedule="plateau")
 
 
