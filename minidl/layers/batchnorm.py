@@ -95,8 +95,12 @@ class _BatchNorm(Module):
         scale = (gamma * inv_std)[:, None]
         if not training:
             return (g * scale).reshape(dy.shape)
-        # gamma*r*(g - dbeta/M - xhat*dgamma/M), with xhat = xc*r, in place.
-        dx = xc * (-(inv_std * dgamma) / m)[:, None]
+        # gamma*r*(g - dbeta/M - xhat*dgamma/M), with xhat = xc*r, computed in
+        # xc's own memory: the cache is used up here, and a fresh 4-D array
+        # would cost more in page faults than the arithmetic does.
+        self._cache = None
+        dx = xc
+        dx *= (-(inv_std * dgamma) / m)[:, None]
         dx += g
         dx -= (dbeta / m)[:, None]
         dx *= scale
