@@ -20,7 +20,7 @@ import minidl as md
 from hpa import cli
 from hpa.augment import default_augmentation
 from hpa.checkpoint import load_checkpoint, save_checkpoint
-from hpa.data_source import cache_root, cached_images, synthetic_data
+from hpa.data_source import cached_images, synthetic_data
 from hpa.errors import HpaError
 from hpa.inference import use_device
 from hpa.labels import CLASS_NAMES

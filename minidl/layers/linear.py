@@ -6,7 +6,7 @@ Backward, with g = dL/dy (N, out): each y[n, o] = sum_i x[n, i] W[o, i] + b[o], 
 
     dL/dW = g^T x   (out, in)     dL/db = sum_n g[n]   (out,)     dL/dx = g W   (N, in)
 """
-from minidl import backend, init
+from minidl import init
 from minidl.module import Module, Parameter
 
 

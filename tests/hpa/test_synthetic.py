@@ -1,7 +1,6 @@
 """The synthetic data set: label statistics, sampler, images and files."""
 import json
 import os
-import pathlib
 
 import numpy as np
 import pytest
