@@ -109,6 +109,10 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no backward")
 
     def __call__(self, x):
+        if self._parameters:
+            # An input on another device than the weights: say so plainly
+            # rather than let NumPy or CuPy fail deep inside the layer.
+            backend.get_array_module(x, next(iter(self._parameters.values())).data)
         return self.forward(x)
 
     # --- traversal ------------------------------------------------------------

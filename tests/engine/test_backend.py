@@ -57,3 +57,14 @@ def test_mixing_host_and_device_arrays_is_refused(monkeypatch):
     on_device = np.zeros(2).view(DeviceArray)
     with pytest.raises(backend.DeviceError, match="mixes NumPy"):
         backend.get_array_module(np.zeros(2), on_device)
+
+
+def test_layer_refuses_an_input_on_another_device(monkeypatch):
+    class DeviceArray(np.ndarray):
+        pass
+
+    layer = md.Linear(3, 2)
+    monkeypatch.setattr(backend, "_device_array_types", (DeviceArray,))
+    on_device = np.zeros((1, 3), dtype=np.float32).view(DeviceArray)
+    with pytest.raises(backend.DeviceError, match="mixes NumPy"):
+        layer(on_device)
