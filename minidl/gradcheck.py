@@ -47,6 +47,7 @@ class TensorResult:
     analytic: float
     numerical: float
     mode: str  # "elementwise" or "directions"
+    raw_rel_error: float = 0.0  # the same without the round-off allowance, for information
 
 
 @dataclass
@@ -57,11 +58,16 @@ class GradcheckReport:
     def max_rel_error(self):
         return max((r.max_rel_error for r in self.results), default=0.0)
 
+    @property
+    def max_raw_rel_error(self):
+        return max((r.raw_rel_error for r in self.results), default=0.0)
+
     def worst(self):
         return max(self.results, key=lambda r: r.max_rel_error)
 
     def __str__(self):
-        rows = [f"{r.name:<32} {r.mode:<11} max rel err {r.max_rel_error:.2e} at {r.worst_index}: "
+        rows = [f"{r.name:<32} {r.mode:<11} max rel err {r.max_rel_error:.2e} "
+                f"(before round-off allowance {r.raw_rel_error:.2e}) at {r.worst_index}: "
                 f"analytic {r.analytic:.10g}, numerical {r.numerical:.10g}" for r in self.results]
         return "\n".join(rows)
 
@@ -105,7 +111,8 @@ def _compare(name, array, analytic, objective, eps, max_elements, n_directions, 
         k = int(numpy.argmax(errors))
         index = numpy.unravel_index(k, array.shape)
         return TensorResult(name, float(errors.flat[k]), tuple(int(i) for i in index),
-                            float(analytic.flat[k]), float(numerical.flat[k]), "elementwise")
+                            float(analytic.flat[k]), float(numerical.flat[k]), "elementwise",
+                            float(_rel_errors(analytic, numerical, 0.0).max()))
     directions = numpy.random.default_rng(seed).standard_normal((n_directions,) + array.shape)
     # Unit directions: a step of length eps, whatever the tensor's size.
     directions /= numpy.sqrt(numpy.sum(directions ** 2, axis=tuple(range(1, directions.ndim)), keepdims=True))
@@ -122,7 +129,8 @@ def _compare(name, array, analytic, objective, eps, max_elements, n_directions, 
     array[...] = saved
     errors = _rel_errors(a, n, roundoff)
     k = int(numpy.argmax(errors))
-    return TensorResult(name, float(errors[k]), (k,), float(a[k]), float(n[k]), "directions")
+    return TensorResult(name, float(errors[k]), (k,), float(a[k]), float(n[k]), "directions",
+                        float(_rel_errors(a, n, 0.0).max()))
 
 
 def _difference(plus, minus, eps):
