@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import minidl as md  # noqa: E402
+from hpa.data_plots import composite  # noqa: E402
 from hpa.labels import CHANNELS, CLASS_NAMES  # noqa: E402
 from hpa.training_plots import _save  # noqa: E402
 
@@ -27,13 +28,6 @@ def class_activation_maps(model, x):
     maps = md.to_numpy(features(md.to_device(x)))  # (N, C, h, w)
     weight = md.to_numpy(classifier.weight.data)    # (K, C)
     return np.einsum("kc,nchw->nkhw", weight, maps)
-
-
-def composite(image):
-    """RGB view of a uint8 (4, S, S) sample: yellow adds to red and green, as HPA shows it."""
-    r, g, b, y = image.astype(np.float32) / 255
-    rgb = np.stack([r + y / 2, g + y / 2, b], axis=-1)
-    return np.clip(rgb, 0, 1)
 
 
 def plot_cams(model, meta, images, probs, path):

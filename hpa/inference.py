@@ -13,8 +13,9 @@ from hpa.checkpoint import load_checkpoint
 from hpa.errors import HpaError
 from hpa.loader import BatchLoader
 from hpa.models import build_model
-from hpa.trainer import predict_logits, sigmoid
+from hpa.trainer import predict_logits
 from minidl import StateDictError
+from minidl.losses import sigmoid
 
 
 def load_model(path):

@@ -31,6 +31,7 @@ from hpa.errors import HpaError
 from hpa.loss_weights import class_weights, positive_weights
 from hpa.metrics import macro_f1, precision_recall_f1
 from minidl import losses, optim
+from minidl.losses import sigmoid
 from minidl.optim import schedules
 
 LOSSES = ("bce", "weighted-bce", "focal", "soft-f1")
@@ -118,12 +119,6 @@ def make_schedule(config, optimizer):
         return schedules.ReduceLROnPlateau(optimizer, mode="max", factor=config.gamma,
                                            patience=config.plateau_patience)
     return None
-
-
-def sigmoid(z):
-    """Numerically stable logistic function on a host array."""
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def predict_logits(model, loader, device=None):
