@@ -7,6 +7,7 @@
 """
 from minidl import backend, init, losses, optim, rng
 from minidl.backend import get_array_module, to_device, to_numpy, use
+from minidl.grad_mode import is_grad_enabled, no_grad
 from minidl.layers import *  # noqa: F403  (the layer classes, as in torch.nn)
 from minidl.layers import __all__ as _layer_names
 from minidl.losses import BCEWithLogitsLoss, CrossEntropyLoss, FocalLoss, SoftF1Loss
@@ -16,6 +17,7 @@ from minidl.rng import manual_seed
 __all__ = [
     *_layer_names,
     "backend", "init", "losses", "optim", "rng", "get_array_module", "to_device", "to_numpy", "use",
+    "is_grad_enabled", "no_grad",
     "BCEWithLogitsLoss", "CrossEntropyLoss", "FocalLoss", "SoftF1Loss",
     "Module", "Parameter", "StateDictError", "load_arrays", "save_arrays", "manual_seed",
 ]

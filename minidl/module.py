@@ -7,6 +7,10 @@ with respect to the input::
     y = layer(x)            # forward, caches intermediates
     dx = layer.backward(dy) # dy = dLoss/dy; accumulates dLoss/dW into W.grad
 
+A layer keeps its backward state with ``save_for_backward(...)`` and reads it
+with ``saved()``; under ``minidl.no_grad()`` nothing is kept, and a backward
+pass then raises instead of using stale state.
+
 Assigning a ``Parameter`` or a ``Module`` to an attribute registers it, so
 ``named_parameters()`` finds ``branches.0.conv1.weight`` without any listing by
 hand. Buffers (state that is saved but not trained, like batch norm's running
@@ -16,7 +20,7 @@ from collections import OrderedDict
 
 import numpy
 
-from minidl import backend
+from minidl import backend, grad_mode
 from minidl.atomic import atomic_path
 
 
@@ -69,6 +73,7 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_saved", None)
 
     # --- registration -------------------------------------------------------
     def __setattr__(self, name, value):
@@ -107,6 +112,21 @@ class Module:
 
     def backward(self, dy):
         raise NotImplementedError(f"{type(self).__name__} has no backward")
+
+    def save_for_backward(self, *values):
+        """Keep ``values`` for ``backward``; keep nothing under ``minidl.no_grad()``."""
+        object.__setattr__(self, "_saved", values if grad_mode.is_grad_enabled() else None)
+
+    def saved(self):
+        """The tuple ``save_for_backward`` kept; an error when there is none."""
+        if self._saved is None:
+            raise RuntimeError(f"{type(self).__name__}.backward has nothing to go back through: "
+                               "call it after a forward pass outside minidl.no_grad()")
+        return self._saved
+
+    def free_saved(self):
+        """Drop the backward state (a backward that used it up in place calls this)."""
+        object.__setattr__(self, "_saved", None)
 
     def __call__(self, x):
         if self._parameters:

@@ -11,11 +11,12 @@ from minidl.module import Module
 
 class ReLU(Module):
     def forward(self, x):
-        self._positive = x > 0  # a bool mask is a quarter of a float32 copy
+        self.save_for_backward(x > 0)  # a bool mask is a quarter of a float32 copy
         return backend.get_array_module(x).maximum(x, 0)
 
     def backward(self, dy):
-        return dy * self._positive
+        (positive,) = self.saved()
+        return dy * positive
 
 
 class SELU(Module):
@@ -30,16 +31,17 @@ class SELU(Module):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        self._positive = x > 0
+        positive = x > 0
         # expm1 of min(x, 0): never overflows, and is exact near 0.
-        y = xp.where(self._positive, x, self.alpha * xp.expm1(xp.minimum(x, 0)))
+        y = xp.where(positive, x, self.alpha * xp.expm1(xp.minimum(x, 0)))
         y *= self.scale
-        self._y = y
+        self.save_for_backward(positive, y)
         return y
 
     def backward(self, dy):
         xp = backend.get_array_module(dy)
-        slope = xp.where(self._positive, self.scale, self._y + self.scale * self.alpha)
+        positive, y = self.saved()
+        slope = xp.where(positive, self.scale, y + self.scale * self.alpha)
         return dy * slope.astype(dy.dtype, copy=False)
 
 
@@ -57,9 +59,10 @@ class Sigmoid(Module):
         e = xp.exp(-xp.abs(x))
         y = xp.where(x >= 0, 1, e).astype(x.dtype, copy=False)
         y /= 1 + e
-        self._y = y
+        self.save_for_backward(y)
         return y
 
     def backward(self, dy):
-        return dy * self._y * (1 - self._y)
+        (y,) = self.saved()
+        return dy * y * (1 - y)
 

@@ -73,7 +73,7 @@ class _BatchNorm(Module):
         # Keep the centred input, not xhat: y then takes one multiply, not two.
         y = xc * (gamma * inv_std)[:, None]
         y += self.bias.data.astype(x.dtype, copy=False)[:, None]
-        self._cache = xc, inv_std, gamma, m, self.training
+        self.save_for_backward(xc, inv_std, gamma, m, self.training)
         return y.reshape(x.shape)
 
     def _update_running(self, mean, var, m):
@@ -86,7 +86,7 @@ class _BatchNorm(Module):
 
     def backward(self, dy):
         xp = backend.get_array_module(dy)
-        xc, inv_std, gamma, m, training = self._cache
+        xc, inv_std, gamma, m, training = self.saved()
         g = dy.reshape(xc.shape)
         dbeta = g.sum(axis=(0, 2))
         dgamma = xp.einsum("ncl,ncl->c", g, xc) * inv_std
@@ -98,7 +98,7 @@ class _BatchNorm(Module):
         # gamma*r*(g - dbeta/M - xhat*dgamma/M), with xhat = xc*r, computed in
         # xc's own memory: the cache is used up here, and a fresh 4-D array
         # would cost more in page faults than the arithmetic does.
-        self._cache = None
+        self.free_saved()
         dx = xc
         dx *= (-(inv_std * dgamma) / m)[:, None]
         dx += g

@@ -119,11 +119,13 @@ class Concat(Module):
         self.branches = ModuleList(branches)
 
     def forward(self, x):
-        y, self._bounds = _concat([b(x) for b in self.branches])
+        y, bounds = _concat([b(x) for b in self.branches])
+        self.save_for_backward(bounds)
         return y
 
     def backward(self, dy):
-        parts = _split(dy, self._bounds)
+        (bounds,) = self.saved()
+        parts = _split(dy, bounds)
         return _sum([b.backward(g) for b, g in zip(self.branches, parts)])
 
 
@@ -195,11 +197,12 @@ class GapTaps(Module):
             x = stage(x)
             if i in self.taps:
                 pooled.append(next(pools)(x))
-        features, self._bounds = _concat(pooled)
+        features, bounds = _concat(pooled)
+        self.save_for_backward(bounds)
         return self.dropout(features)
 
     def backward(self, dy):
-        parts = dict(zip(self.taps, zip(self.pools, _split(self.dropout.backward(dy), self._bounds))))
+        parts = dict(zip(self.taps, zip(self.pools, _split(self.dropout.backward(dy), *self.saved()))))
         grad = None
         for i in reversed(range(len(self.stages))):
             if i in parts:

@@ -177,11 +177,11 @@ class Conv2d(Module):
                 y[samples, :, rows] = out
             else:
                 xp.add(out, self.bias.data.astype(x.dtype, copy=False)[:, None, None], out=y[samples, :, rows])
-        self._cache = xpad, x.shape  # backward rebuilds the columns from xpad
+        self.save_for_backward(xpad, x.shape)  # backward rebuilds the columns from xpad
         return y
 
     def backward(self, dy):
-        xpad, x_shape = self._cache
+        xpad, x_shape = self.saved()
         xp = backend.get_array_module(dy)
         (ph, pw), o = self.padding, self.out_channels
         h, w = x_shape[2:]

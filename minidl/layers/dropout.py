@@ -39,15 +39,17 @@ class Dropout(Module):
         self.p = _check_p(p)
 
     def forward(self, x):
-        self._scale = None
         if not self.training or self.p == 0:
+            self.save_for_backward(None)
             return x.copy()
-        self._scale = _keep_mask(x, self.p).astype(x.dtype)
-        self._scale *= 1 / (1 - self.p)
-        return x * self._scale
+        scale = _keep_mask(x, self.p).astype(x.dtype)
+        scale *= 1 / (1 - self.p)
+        self.save_for_backward(scale)
+        return x * scale
 
     def backward(self, dy):
-        return dy if self._scale is None else dy * self._scale
+        (scale,) = self.saved()
+        return dy if scale is None else dy * scale
 
     def extra_repr(self):
         return f"p={self.p}"
@@ -62,14 +64,15 @@ class AlphaDropout(Dropout):
     saturation = -SELU.scale * SELU.alpha
 
     def forward(self, x):
-        self._scale = None
         if not self.training or self.p == 0:
+            self.save_for_backward(None)
             return x.copy()
         xp = backend.get_array_module(x)
         q, s = 1 - self.p, self.saturation
         a = (q + s * s * q * (1 - q)) ** -0.5
         b = -a * (1 - q) * s
         keep = _keep_mask(x, self.p)
-        self._scale = keep.astype(x.dtype) * a
+        scale = keep.astype(x.dtype) * a
+        self.save_for_backward(scale)
         offset = xp.where(keep, b, a * s + b).astype(x.dtype, copy=False)
-        return x * self._scale + offset
+        return x * scale + offset

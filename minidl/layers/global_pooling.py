@@ -22,12 +22,13 @@ def _check(x):
 class GlobalAvgPool2d(Module):
     def forward(self, x):
         _check(x)
-        self._shape = x.shape
+        self.save_for_backward(x.shape)
         return x.reshape(x.shape[0], x.shape[1], -1).mean(axis=2)
 
     def backward(self, dy):
-        n, c, h, w = self._shape
-        dx = backend.get_array_module(dy).empty(self._shape, dtype=dy.dtype)
+        (shape,) = self.saved()
+        n, c, h, w = shape
+        dx = backend.get_array_module(dy).empty(shape, dtype=dy.dtype)
         dx[...] = (dy / (h * w))[:, :, None, None]
         return dx
 
@@ -36,14 +37,15 @@ class GlobalMaxPool2d(Module):
     def forward(self, x):
         _check(x)
         xp = backend.get_array_module(x)
-        self._shape = x.shape
         flat = x.reshape(x.shape[0], x.shape[1], -1)
-        self._argmax = flat.argmax(axis=2)[:, :, None]
-        return xp.take_along_axis(flat, self._argmax, axis=2)[:, :, 0]
+        argmax = flat.argmax(axis=2)[:, :, None]
+        self.save_for_backward(x.shape, argmax)
+        return xp.take_along_axis(flat, argmax, axis=2)[:, :, 0]
 
     def backward(self, dy):
         xp = backend.get_array_module(dy)
-        n, c, h, w = self._shape
+        shape, argmax = self.saved()
+        n, c, h, w = shape
         dx = xp.zeros((n, c, h * w), dtype=dy.dtype)
-        xp.put_along_axis(dx, self._argmax, dy[:, :, None], axis=2)
-        return dx.reshape(self._shape)
+        xp.put_along_axis(dx, argmax, dy[:, :, None], axis=2)
+        return dx.reshape(shape)

@@ -24,14 +24,14 @@ class Linear(Module):
     def forward(self, x):
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"x must have shape (N, {self.in_features}), got {x.shape}")
-        self._x = x
+        self.save_for_backward(x)
         y = x @ self.weight.data.astype(x.dtype, copy=False).T
         if self.bias is not None:
             y += self.bias.data.astype(x.dtype, copy=False)
         return y
 
     def backward(self, dy):
-        x = self._x
+        (x,) = self.saved()
         self.weight.grad += dy.T @ x
         if self.bias is not None:
             self.bias.grad += dy.sum(axis=0)

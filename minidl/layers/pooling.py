@@ -98,11 +98,12 @@ class MaxPool2d(_Pool2d):
                 xp.maximum(best, v[:, :, i, j], out=best)
                 # o only grows, so the last strict improvement, i.e. the first maximum, wins.
                 xp.maximum(arg, xp.multiply(better, o, dtype=arg.dtype), out=arg)
-        self._argmax = argmax
+        self.save_for_backward(argmax)
         return y
 
     def backward(self, dy):
-        return self._input_gradient(dy, lambda chunk, o: (self._argmax[chunk] == o) * dy[chunk])
+        (argmax,) = self.saved()
+        return self._input_gradient(dy, lambda chunk, o: (argmax[chunk] == o) * dy[chunk])
 
 
 class AvgPool2d(_Pool2d):

@@ -16,12 +16,13 @@ class Flatten(Module):
     def forward(self, x):
         if x.ndim < 2:
             raise ValueError(f"x must have a batch axis and at least one more, got shape {x.shape}")
-        self._shape = x.shape
+        self.save_for_backward(x.shape)
         # A copy, not a view: no module's output aliases its input.
         return x.copy().reshape(x.shape[0], -1)
 
     def backward(self, dy):
-        return dy.reshape(self._shape)
+        (shape,) = self.saved()
+        return dy.reshape(shape)
 
 
 class ChannelSelect(Module):
@@ -38,11 +39,12 @@ class ChannelSelect(Module):
     def forward(self, x):
         if x.ndim < 2 or x.shape[1] <= max(self.channels):
             raise ValueError(f"x must have shape (N, C, ...) with C > {max(self.channels)}, got {x.shape}")
-        self._shape = x.shape
+        self.save_for_backward(x.shape)
         return x[:, list(self.channels)]
 
     def backward(self, dy):
-        dx = backend.get_array_module(dy).zeros(self._shape, dtype=dy.dtype)
+        (shape,) = self.saved()
+        dx = backend.get_array_module(dy).zeros(shape, dtype=dy.dtype)
         dx[:, list(self.channels)] = dy
         return dx
 
