@@ -6,8 +6,8 @@ Prints two tables:
 
 * cache build: samples/s decoding a generated Kaggle-layout folder of random
   512x512 PNGs into a cache of each size (skipped, with a note, when
-  :mod:`hpa.dataset`/:mod:`hpa.cache` are not available);
-* loader: samples/s delivered by :class:`hpa.loader.BatchLoader` over a
+  :mod:`hpa.data.dataset`/:mod:`hpa.data.cache` are not available);
+* loader: samples/s delivered by :class:`hpa.data.loader.BatchLoader` over a
   memmapped uint8 array of random images, with the default augmentation and
   without any, for each size.
 
@@ -25,9 +25,9 @@ import time
 import numpy as np
 from PIL import Image
 
-from hpa.augment import default_augmentation
-from hpa.labels import CHANNELS, NUM_CLASSES
-from hpa.loader import BatchLoader
+from hpa.data.augment import default_augmentation
+from hpa.data.labels import CHANNELS, NUM_CLASSES
+from hpa.data.loader import BatchLoader
 
 SOURCE_SIZE = 512
 
@@ -68,8 +68,8 @@ def write_kaggle_folder(root, n, rng):
 
 def bench_cache(args, tmp, rng):
     try:
-        from hpa.cache import build_cache
-        from hpa.dataset import open_dataset
+        from hpa.data.cache import build_cache
+        from hpa.data.dataset import open_dataset
     except ImportError as error:
         print(f"cache build: skipped ({error})")
         return

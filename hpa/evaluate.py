@@ -9,12 +9,17 @@ import os
 import sys
 
 from hpa import cli
-from hpa.data_source import cached_images
-from hpa.inference import add_arguments, load_models, mean_thresholds, predict_probs
-from hpa.metrics import classification_report, hamming_accuracy, macro_f1, precision_recall_f1, \
-    subset_accuracy
-from hpa.thresholds import f1_curve, predict
-from hpa.training_plots import plot_f1_vs_threshold, plot_per_class_f1
+from hpa.data.source import cached_images
+from hpa.evaluation.inference import add_arguments, load_models, mean_thresholds, predict_probs
+from hpa.evaluation.metrics import (
+    classification_report,
+    hamming_accuracy,
+    macro_f1,
+    precision_recall_f1,
+    subset_accuracy,
+)
+from hpa.evaluation.thresholds import f1_curve, predict
+from hpa.evaluation.training_plots import plot_f1_vs_threshold, plot_per_class_f1
 
 
 def build_parser():
@@ -47,7 +52,7 @@ def main(argv=None):
     plot_f1_vs_threshold(grid, curve, thresholds, os.path.join(args.out, "f1_vs_threshold.png"))
     model, meta = loaded[0]
     if args.cam > 0 and hasattr(model, "cam_parts"):
-        from hpa.cam import plot_cams
+        from hpa.evaluation.cam import plot_cams
         plot_cams(model, meta, cache.images[: args.cam], probs[: args.cam],
                   os.path.join(args.out, "class_activation_maps.png"))
     print(f"wrote report.txt and plots to {os.path.abspath(args.out)}")

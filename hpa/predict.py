@@ -11,9 +11,9 @@ import sys
 import pandas as pd
 
 from hpa import cli
-from hpa.data_source import cached_images
-from hpa.inference import add_arguments, load_models, mean_thresholds, predict_probs
-from hpa.thresholds import predict
+from hpa.data.source import cached_images
+from hpa.evaluation.inference import add_arguments, load_models, mean_thresholds, predict_probs
+from hpa.evaluation.thresholds import predict
 from minidl.atomic import atomic_path
 
 

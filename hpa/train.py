@@ -18,20 +18,20 @@ import numpy as np
 
 import minidl as md
 from hpa import cli
-from hpa.augment import default_augmentation
-from hpa.checkpoint import load_checkpoint, save_checkpoint
-from hpa.data_source import cached_images, synthetic_data
+from hpa.data.augment import default_augmentation
+from hpa.data.labels import CLASS_NAMES
+from hpa.data.loader import BatchLoader, channel_stats
+from hpa.data.sampling import oversample_indices
+from hpa.data.source import cached_images, synthetic_data
+from hpa.data.splits import holdout_split, kfold_split
 from hpa.errors import HpaError
-from hpa.inference import use_device
-from hpa.labels import CLASS_NAMES
-from hpa.loader import BatchLoader, channel_stats
-from hpa.metrics import classification_report, macro_f1, precision_recall_f1
+from hpa.evaluation.inference import use_device
+from hpa.evaluation.metrics import classification_report, macro_f1, precision_recall_f1
+from hpa.evaluation.thresholds import f1_curve, predict, save_thresholds, search_thresholds
+from hpa.evaluation.training_plots import plot_f1_vs_threshold, plot_per_class_f1, plot_training_curves
 from hpa.models import MODELS, build_model
-from hpa.sampling import oversample_indices
-from hpa.splits import holdout_split, kfold_split
-from hpa.thresholds import f1_curve, predict, save_thresholds, search_thresholds
-from hpa.trainer import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, Trainer, summarise
-from hpa.training_plots import plot_f1_vs_threshold, plot_per_class_f1, plot_training_curves
+from hpa.models.checkpoint import load_checkpoint, save_checkpoint
+from hpa.training.trainer import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig, Trainer, summarise
 from minidl import StateDictError
 
 

@@ -36,8 +36,17 @@ mean of CAM_c = sum_k W[c, k] * F_k, plus the bias, with F = ``features(x)``
 (N, 298, h, w) and W the Linear weight (28, 298). ``cam_parts()`` returns
 ``(self.features, linear)`` for that computation.
 """
-from minidl.layers import (AvgPool2d, BatchNorm2d, Conv2d, DenseBlock, GlobalAvgPool2d, Linear,
-                           MaxPool2d, ReLU, Sequential)
+from minidl.layers import (
+    AvgPool2d,
+    BatchNorm2d,
+    Conv2d,
+    DenseBlock,
+    GlobalAvgPool2d,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Sequential,
+)
 from minidl.module import Module
 
 STEMS = ("large", "small")

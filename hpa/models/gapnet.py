@@ -43,8 +43,7 @@ block 2, we follow three (the strided one and two more), and we take the
 dropout rate as a hyper-parameter (default 0.4, as in the "bn" variant).
 """
 from minidl import init
-from minidl.layers import (AlphaDropout, BatchNorm2d, Conv2d, Dropout, GapTaps, Linear,
-                           MaxPool2d, ReLU, SELU, Sequential)
+from minidl.layers import SELU, AlphaDropout, BatchNorm2d, Conv2d, Dropout, GapTaps, Linear, MaxPool2d, ReLU, Sequential
 from minidl.module import Module
 
 VARIANTS = ("bn", "pl")

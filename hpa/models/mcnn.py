@@ -30,8 +30,7 @@ The original used seven scales (down to 1/64) on large images; the number of
 scales, the path width and the input size are options. ``image_size`` must be
 a multiple of max(scales), and the dense layer is built for that one size.
 """
-from minidl.layers import (AvgPool2d, BatchNorm2d, Concat, Conv2d, Dropout, Flatten, Linear,
-                           MaxPool2d, ReLU, Sequential)
+from minidl.layers import AvgPool2d, BatchNorm2d, Concat, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential
 from minidl.module import Module
 
 

@@ -51,8 +51,20 @@ outputs raw logits.
 import itertools
 
 from minidl import backend
-from minidl.layers import (AvgPool2d, BatchNorm2d, ChannelSelect, Concat, Conv2d, Dropout,
-                           Flatten, Linear, MaxPool2d, ModuleList, ReLU, Sequential)
+from minidl.layers import (
+    AvgPool2d,
+    BatchNorm2d,
+    ChannelSelect,
+    Concat,
+    Conv2d,
+    Dropout,
+    Flatten,
+    Linear,
+    MaxPool2d,
+    ModuleList,
+    ReLU,
+    Sequential,
+)
 from minidl.module import Module
 
 RED, GREEN, BLUE, YELLOW = 0, 1, 2, 3

@@ -1,9 +1,21 @@
 import numpy as np
 import pytest
 
-from hpa.augment import (
-    MODES, Affine, Brightness, Compose, Contrast, Dihedral, GaussianBlur, GaussianNoise, RandomCrop,
-    Rotate, affine_matrices, default_augmentation, dihedral, warp_affine,
+from hpa.data.augment import (
+    MODES,
+    Affine,
+    Brightness,
+    Compose,
+    Contrast,
+    Dihedral,
+    GaussianBlur,
+    GaussianNoise,
+    RandomCrop,
+    Rotate,
+    affine_matrices,
+    default_augmentation,
+    dihedral,
+    warp_affine,
 )
 from hpa.errors import HpaError
 

@@ -1,4 +1,4 @@
-"""Tests for hpa.cache: build, reuse, resume, rebuild and skip unreadable samples."""
+"""Tests for hpa.data.cache: build, reuse, resume, rebuild and skip unreadable samples."""
 import json
 import logging
 import os
@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hpa.cache import build_cache, open_cache
-from hpa.dataset import open_dataset
+from hpa.data.cache import build_cache, open_cache
+from hpa.data.dataset import open_dataset
+from hpa.data.imageio import resize_area
+from hpa.data.labels import CHANNELS
 from hpa.errors import HpaError
-from hpa.imageio import resize_area
-from hpa.labels import CHANNELS
 
 SIDE = 32
 N = 10
@@ -150,7 +150,7 @@ def test_skip_bad_excludes_unreadable_samples(data_dir, cache_dir, caplog):
         f.write("not a png")
     keep = [i for i in range(N) if i not in (3, 7)]
     want = np.stack([resize_area(ds.read(i), 8) for i in keep])
-    with caplog.at_level(logging.WARNING, logger="hpa.cache"):
+    with caplog.at_level(logging.WARNING, logger="hpa.data.cache"):
         cache = build_cache(ds, 8, cache_dir, workers=2, chunk_size=2, skip_bad=True, progress=False)
     assert cache.ids == [ds.ids[i] for i in keep]
     np.testing.assert_array_equal(cache.images, want)

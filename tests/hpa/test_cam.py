@@ -1,7 +1,7 @@
 """Class activation maps: their spatial mean is the logit, and they plot."""
 import numpy as np
 
-from hpa.cam import class_activation_maps, plot_cams
+from hpa.evaluation.cam import class_activation_maps, plot_cams
 from hpa.models import build_model
 
 

@@ -3,11 +3,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hpa import data_plots
+from hpa import data_plots as command
 from hpa.cli import run
+from hpa.data.labels import NUM_CLASSES
 from hpa.errors import HpaError
-from hpa.labels import NUM_CLASSES
-from hpa.synthetic import generate
+from hpa.evaluation import data_plots
+from hpa.synthetic.generate import generate
 
 
 def _labels(n=30, seed=0):
@@ -55,20 +56,20 @@ def test_pick_samples_covers_classes_first():
     y[[0, 1, 2], 0] = 1
     y[3, 5] = 1
     y[4, 7] = 1
-    assert data_plots.pick_samples(y, 3) == [0, 3, 4]
-    assert data_plots.pick_samples(y, 4) == [0, 1, 3, 4]
+    assert command.pick_samples(y, 3) == [0, 3, 4]
+    assert command.pick_samples(y, 4) == [0, 1, 3, 4]
 
 
 def test_command_on_a_kaggle_folder(tmp_path, capsys):
     data = generate(tmp_path / "data", n=5, size=48, seed=0, workers=1, progress=False)
     out = tmp_path / "plots"
-    assert data_plots.main(["--data", str(data), "--out", str(out), "--montage", "3"]) == 0
-    for name in data_plots.PLOT_FILES:
+    assert command.main(["--data", str(data), "--out", str(out), "--montage", "3"]) == 0
+    for name in command.PLOT_FILES:
         assert _is_png(out / name), name
     assert str(out / "montage.png") in capsys.readouterr().out
 
 
 def test_command_reports_a_missing_folder(tmp_path, capsys):
-    code = run(data_plots.main, ["--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "o")])
+    code = run(command.main, ["--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "o")])
     assert code == 2
     assert "train.csv" in capsys.readouterr().err

@@ -1,15 +1,15 @@
-"""Tests for hpa.dataset: labels CSV parsing and finding samples on disk."""
+"""Tests for hpa.data.dataset: labels CSV parsing and finding samples on disk."""
 import logging
 import os
 
 import numpy as np
 import pytest
 from PIL import Image
-
-from hpa.dataset import open_dataset, read_ids_csv, read_labels_csv
-from hpa.errors import HpaError
-from hpa.labels import CHANNELS
 from real_files import TRAIN_CSV
+
+from hpa.data.dataset import open_dataset, read_ids_csv, read_labels_csv
+from hpa.data.labels import CHANNELS
+from hpa.errors import HpaError
 
 REAL_TRAIN_CSV = str(TRAIN_CSV)
 
@@ -169,7 +169,7 @@ def test_missing_channel_file_named_up_front(kaggle_dir):
 def test_skip_bad_drops_incomplete_samples(kaggle_dir, caplog):
     os.remove(kaggle_dir / "train" / "b_blue.png")
     os.remove(kaggle_dir / "train" / "b_red.png")
-    with caplog.at_level(logging.WARNING, logger="hpa.dataset"):
+    with caplog.at_level(logging.WARNING, logger="hpa.data.dataset"):
         ds = open_dataset(kaggle_dir, skip_bad=True)
     assert ds.ids == ["a", "c"]
     assert np.flatnonzero(ds.labels[1]).tolist() == [27]

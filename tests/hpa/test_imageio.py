@@ -1,14 +1,14 @@
-"""Tests for hpa.imageio: every file mode to uint8 (4, H, W), errors, resize_area."""
+"""Tests for hpa.data.imageio: every file mode to uint8 (4, H, W), errors, resize_area."""
 import os
 
 import numpy as np
 import pytest
 from PIL import Image
-
-from hpa.errors import HpaError
-from hpa.imageio import read_channel, read_sample, resize_area
-from hpa.labels import CHANNELS
 from real_files import EXTERNAL_DIR
+
+from hpa.data.imageio import read_channel, read_sample, resize_area
+from hpa.data.labels import CHANNELS
+from hpa.errors import HpaError
 
 REAL_EXTERNAL = str(EXTERNAL_DIR)
 

@@ -1,12 +1,12 @@
-"""hpa.metrics must agree with scikit-learn (zero_division=0) everywhere."""
+"""hpa.evaluation.metrics must agree with scikit-learn (zero_division=0) everywhere."""
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
+from hpa.data.labels import CLASS_NAMES
 from hpa.errors import HpaError
-from hpa.labels import CLASS_NAMES
-from hpa.metrics import (
+from hpa.evaluation.metrics import (
     classification_report,
     confusion_counts,
     hamming_accuracy,

@@ -15,11 +15,11 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-
-from hpa.errors import HpaError
-from hpa.labels import NUM_CLASSES, targets_to_matrix
-from hpa.splits import holdout_split, iterative_stratification, kfold_split
 from real_files import TRAIN_CSV
+
+from hpa.data.labels import NUM_CLASSES, targets_to_matrix
+from hpa.data.splits import holdout_split, iterative_stratification, kfold_split
+from hpa.errors import HpaError
 
 REAL_CSV = str(TRAIN_CSV)
 

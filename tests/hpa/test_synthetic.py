@@ -5,13 +5,14 @@ import os
 import numpy as np
 import pytest
 from PIL import Image
-
-from hpa import label_stats
-from hpa.cli import run
-from hpa.errors import HpaError
-from hpa.labels import CHANNELS, NUM_CLASSES, parse_target
-from hpa.synthetic import MARKER, generate, main, png_bytes, render_sample
 from real_files import TRAIN_CSV
+
+from hpa.cli import run
+from hpa.data.labels import CHANNELS, NUM_CLASSES, parse_target
+from hpa.errors import HpaError
+from hpa.synthetic import label_stats
+from hpa.synthetic.__main__ import main
+from hpa.synthetic.generate import MARKER, generate, png_bytes, render_sample
 
 REAL_CSV = TRAIN_CSV
 RED, GREEN, BLUE, YELLOW = (CHANNELS.index(c) for c in ("red", "green", "blue", "yellow"))

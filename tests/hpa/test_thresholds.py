@@ -8,8 +8,8 @@ import pytest
 from sklearn.metrics import f1_score
 
 from hpa.errors import HpaError
-from hpa.metrics import precision_recall_f1
-from hpa.thresholds import (
+from hpa.evaluation.metrics import precision_recall_f1
+from hpa.evaluation.thresholds import (
     f1_curve,
     load_thresholds,
     predict,

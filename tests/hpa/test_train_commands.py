@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from hpa import cli, evaluate, predict, train
-from hpa.checkpoint import load_checkpoint
-from hpa.synthetic import generate
+from hpa.models.checkpoint import load_checkpoint
+from hpa.synthetic.generate import generate
 
 TINY = ["--image-size", "32", "--batch-size", "16", "--val-fraction", "0.25",
         "--model-option", "branch_features=8", "--model-option", "conv_channels=[4,8]",

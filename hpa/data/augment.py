@@ -21,7 +21,7 @@ Dtypes: the input is uint8 or float32.
 * Every other augmentation interpolates or rescales intensities and returns
   float32, still on the 0..255 scale of the input. Values are not clipped: a
   brightened pixel may exceed 255. Normalisation to zero mean and unit
-  variance happens later, in :mod:`hpa.loader`.
+  variance happens later, in :mod:`hpa.data.loader`.
 
 Geometric transforms share one engine, :func:`warp_affine`: every output pixel
 is mapped through a per-image 2x3 matrix to a point of the input image, whose

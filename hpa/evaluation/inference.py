@@ -8,12 +8,12 @@ import numpy as np
 
 import minidl as md
 from hpa import cli
-from hpa.augment import dihedral
-from hpa.checkpoint import load_checkpoint
+from hpa.data.augment import dihedral
+from hpa.data.loader import BatchLoader
 from hpa.errors import HpaError
-from hpa.loader import BatchLoader
 from hpa.models import build_model
-from hpa.trainer import predict_logits
+from hpa.models.checkpoint import load_checkpoint
+from hpa.training.trainer import predict_logits
 from minidl import StateDictError
 from minidl.losses import sigmoid
 

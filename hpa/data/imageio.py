@@ -2,7 +2,7 @@
 
 A sample is four image files, one per stain, named ``<Id>_<colour>.<ext>``.
 Whatever the file format, :func:`read_sample` returns a uint8 array of shape
-(4, H, W) in the channel order of :data:`hpa.labels.CHANNELS`
+(4, H, W) in the channel order of :data:`hpa.data.labels.CHANNELS`
 (red, green, blue, yellow).
 
 How each file mode becomes one 8-bit plane:
@@ -25,8 +25,8 @@ import os
 import numpy as np
 from PIL import Image
 
+from hpa.data.labels import CHANNELS
 from hpa.errors import HpaError
-from hpa.labels import CHANNELS
 
 # Which RGB planes carry each stain in the coloured external-data files.
 _STAIN_PLANES = {"red": (0,), "green": (1,), "blue": (2,), "yellow": (0, 1)}

@@ -9,7 +9,7 @@
             ...
 
 ``images`` is any uint8 (or float32) array of shape (N, 4, S, S), typically
-the memmap of :mod:`hpa.cache`; only the rows of a batch are read.
+the memmap of :mod:`hpa.data.cache`; only the rows of a batch are read.
 
 Reproducibility: the order of epoch ``e`` depends only on ``(seed, e)``, and
 the augmentation of batch ``k`` only on ``(seed, e, k)``, never on thread
@@ -30,8 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from hpa.data.labels import NUM_CLASSES
 from hpa.errors import HpaError
-from hpa.labels import NUM_CLASSES
 
 # Channel statistics read about this many bytes of float64 at a time.
 STATS_CHUNK_BYTES = 64 * 2**20
@@ -109,7 +109,7 @@ class BatchLoader:
         :func:`channel_stats`; batches become ``(x - mean) / std``. Defaults
         0 and 255, i.e. plain scaling to 0..1.
     augment: callable ``augment(x, rng) -> x`` on the uint8 batch before
-        normalisation (see :mod:`hpa.augment`), or None. It returns a new
+        normalisation (see :mod:`hpa.data.augment`), or None. It returns a new
         array or (a view of) its input, never an array it keeps: the loader
         normalises the result in place.
     prefetch: finished batches allowed to wait for the consumer, beyond the

@@ -9,7 +9,7 @@
 * a folder of test images only, whose Ids are read from the file names.
 
 Images are named ``<Id>_<colour>.<ext>`` for the colours of
-:data:`hpa.labels.CHANNELS`. The folder is listed once, so checking that all
+:data:`hpa.data.labels.CHANNELS`. The folder is listed once, so checking that all
 4 x 31,072 channel files exist costs a fraction of a second.
 
 CSV errors name the file and its *line number* (the header is line 1, so the
@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from hpa.data.imageio import read_sample
+from hpa.data.labels import CHANNELS, NUM_CLASSES, parse_target
 from hpa.errors import HpaError
-from hpa.imageio import read_sample
-from hpa.labels import CHANNELS, NUM_CLASSES, parse_target
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ reading path as real data::
     DIR/train.csv                              Id,Target
     DIR/train/<Id>_{red,green,blue,yellow}.png 8-bit grayscale, size x size
 
-Each sample is a field of cultured cells (see :mod:`hpa.synthetic_cells`)
+Each sample is a field of cultured cells (see :mod:`hpa.synthetic.cells`)
 with reference stains for nuclei, microtubules and ER
-(:mod:`hpa.synthetic_stains`) and a green protein channel drawn from its
-labels (:mod:`hpa.synthetic_patterns`). Labels follow the real class
-frequencies and co-occurrences (:mod:`hpa.label_stats`).
+(:mod:`hpa.synthetic.stains`) and a green protein channel drawn from its
+labels (:mod:`hpa.synthetic.patterns`). Labels follow the real class
+frequencies and co-occurrences (:mod:`hpa.synthetic.label_stats`).
 
 Sample ``i`` is drawn from its own random stream seeded by ``(seed, i)``, so
 the output depends on ``seed`` only, never on the number of workers.
@@ -23,7 +23,7 @@ rest. A hidden ``.synthetic.json`` records the parameters, so a folder made
 with other parameters is redrawn, and a folder holding someone else's data
 is never overwritten.
 
-    python -m hpa.synthetic --out data/synthetic --n 2000 --size 256
+The command is ``python -m hpa.synthetic`` (:mod:`hpa.synthetic.__main__`).
 """
 import functools
 import json
@@ -31,7 +31,6 @@ import multiprocessing
 import os
 import pathlib
 import struct
-import sys
 import uuid
 import zlib
 from dataclasses import dataclass
@@ -39,14 +38,13 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from hpa.cli import ArgumentParser, positive_int, run
+from hpa.data.labels import CHANNELS, multihot_to_target
 from hpa.errors import HpaError
-from hpa.label_stats import sample_label_sets
-from hpa.labels import CHANNELS, multihot_to_target
-from hpa.synthetic_cells import Cells
-from hpa.synthetic_fields import Spots, smooth_field
-from hpa.synthetic_patterns import PATTERNS
-from hpa.synthetic_stains import reference_stains
+from hpa.synthetic.cells import Cells
+from hpa.synthetic.fields import Spots, smooth_field
+from hpa.synthetic.label_stats import sample_label_sets
+from hpa.synthetic.patterns import PATTERNS
+from hpa.synthetic.stains import reference_stains
 from minidl.atomic import atomic_write_text
 
 MARKER = ".synthetic.json"
@@ -57,7 +55,7 @@ MIN_SIZE = 32
 
 @dataclass
 class Scene:
-    """What a green pattern generator may use (see hpa.synthetic_patterns)."""
+    """What a green pattern generator may use (see hpa.synthetic.patterns)."""
 
     cells: Cells
     stains: dict
@@ -69,7 +67,7 @@ class Scene:
 def render_sample(classes, size, rng):
     """Draw one sample with the given class numbers -> uint8 (4, size, size).
 
-    Channels are in :data:`hpa.labels.CHANNELS` order: red (microtubules),
+    Channels are in :data:`hpa.data.labels.CHANNELS` order: red (microtubules),
     green (protein), blue (nucleus), yellow (ER).
     """
     classes = list(classes)
@@ -261,33 +259,3 @@ def generate(out_dir, n=2000, size=256, seed=0, workers=None, progress=True):
     rows = [f"{ids[i]},{multihot_to_target(labels[i])}" for i in range(n)]
     atomic_write_text(out / "train.csv", "Id,Target\n" + "\n".join(rows) + "\n")
     return out
-
-
-# -------------------------------------------------------------- command
-def main(argv=None):
-    parser = ArgumentParser(
-        prog="python -m hpa.synthetic",
-        description="Write the synthetic HPA-like data set in the Kaggle layout "
-                    "(DIR/train.csv and DIR/train/<Id>_<colour>.png).",
-    )
-    parser.add_argument("--out", required=True, help="folder to write")
-    parser.add_argument("--n", type=positive_int, default=2000, help="number of samples")
-    parser.add_argument("--size", type=positive_int, default=256, help="image side in pixels")
-    parser.add_argument("--seed", type=int, default=0, help="random seed")
-    parser.add_argument("--workers", type=positive_int, default=None,
-                        help="processes drawing images (default: one per core)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    try:
-        out = generate(args.out, n=args.n, size=args.size, seed=args.seed,
-                       workers=args.workers, progress=not args.quiet)
-    except KeyboardInterrupt:
-        print("interrupted: run the same command again to finish; drawn images are kept",
-              file=sys.stderr)
-        return 130
-    print(f"{args.n} samples of {args.size}x{args.size} px in {out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(run(main))

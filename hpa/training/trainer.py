@@ -26,10 +26,10 @@ import numpy as np
 from tqdm import tqdm
 
 import minidl as md
-from hpa.checkpoint import load_checkpoint, save_checkpoint
 from hpa.errors import HpaError
-from hpa.loss_weights import class_weights, positive_weights
-from hpa.metrics import macro_f1, precision_recall_f1
+from hpa.evaluation.metrics import macro_f1, precision_recall_f1
+from hpa.models.checkpoint import load_checkpoint, save_checkpoint
+from hpa.training.loss_weights import class_weights, positive_weights
 from minidl import losses, optim
 from minidl.losses import sigmoid
 from minidl.optim import schedules

@@ -2,7 +2,7 @@
 
 HPA is very imbalanced: Nucleoplasm is on ~40% of images, Rods & rings on a
 handful. Both functions here return row numbers (int64, repeats allowed) for
-:class:`hpa.loader.BatchLoader`'s ``indices``; a repeated row is augmented
+:class:`hpa.data.loader.BatchLoader`'s ``indices``; a repeated row is augmented
 differently each time it is loaded, so copies are not exact duplicates.
 
 * :func:`oversample_indices` keeps every original row once and adds copies
@@ -13,8 +13,8 @@ differently each time it is loaded, so copies are not exact duplicates.
 """
 import numpy as np
 
+from hpa.data.loader import as_indices, as_labels
 from hpa.errors import HpaError
-from hpa.loader import as_indices, as_labels
 
 
 def _labels_of(labels, indices):

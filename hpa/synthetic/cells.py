@@ -17,7 +17,7 @@ Per-pixel results are (S, S) float32 arrays; per-cell ones are (K,) arrays.
 """
 import numpy as np
 
-from hpa.synthetic_fields import Spots, gradient_squared, length, smooth_field
+from hpa.synthetic.fields import Spots, gradient_squared, length, smooth_field
 
 INTERPHASE, MITOTIC, DAUGHTER = 0, 1, 2
 

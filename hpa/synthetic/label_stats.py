@@ -19,8 +19,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from hpa.data.labels import NUM_CLASSES, parse_target
 from hpa.errors import HpaError
-from hpa.labels import NUM_CLASSES, parse_target
 
 NUM_SAMPLES = 31072
 MAX_LABELS = 5

@@ -16,9 +16,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import minidl as md  # noqa: E402
-from hpa.data_plots import composite  # noqa: E402
-from hpa.labels import CHANNELS, CLASS_NAMES  # noqa: E402
-from hpa.training_plots import _save  # noqa: E402
+from hpa.data.labels import CHANNELS, CLASS_NAMES  # noqa: E402
+from hpa.evaluation.data_plots import composite  # noqa: E402
+from hpa.evaluation.training_plots import _save  # noqa: E402
 
 
 def class_activation_maps(model, x):

@@ -8,8 +8,8 @@ import hashlib
 import os
 import pathlib
 
-from hpa.cache import build_cache
-from hpa.dataset import open_dataset
+from hpa.data.cache import build_cache
+from hpa.data.dataset import open_dataset
 from hpa.errors import HpaError
 
 
@@ -26,7 +26,7 @@ def synthetic_data(n, size, seed, root=None, progress=True):
     ``generate`` writes ``train.csv`` last and atomically, so a folder with a
     CSV is complete; an interrupted generation is simply redone.
     """
-    from hpa.synthetic import generate  # import on demand: only the default run needs it
+    from hpa.synthetic.generate import generate  # import on demand: only the default run needs it
 
     folder = cache_root(root) / f"synthetic-n{n}-s{size}-seed{seed}"
     if not (folder / "train.csv").is_file():

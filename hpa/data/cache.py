@@ -40,10 +40,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from hpa.dataset import format_ids
+from hpa.data.dataset import format_ids
+from hpa.data.imageio import resize_area
+from hpa.data.labels import CHANNELS, multihot_to_target, targets_to_matrix
 from hpa.errors import HpaError
-from hpa.imageio import resize_area
-from hpa.labels import CHANNELS, multihot_to_target, targets_to_matrix
 from minidl.atomic import atomic_path, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def build_cache(dataset, size, cache_dir, workers=None, skip_bad=False, progress
                 chunk_size=None):
     """Build (or reuse, or resume) the size-``size`` cache of ``dataset``.
 
-    dataset     a :class:`hpa.dataset.Dataset`
+    dataset     a :class:`hpa.data.dataset.Dataset`
     size        side S of the stored images, uint8 (N, 4, S, S)
     workers     processes to decode with; default ``os.cpu_count()``;
                 1 decodes in this process

@@ -3,8 +3,8 @@
 ``PATTERNS[c](scene)`` draws class ``c``: it returns a dense (S, S) float32
 image (peak about 1) and/or adds point-like structures to ``scene.spots``.
 The generators use the geometry in ``scene.cells`` (masks, distances, MTOC
-and nucleolus positions; see :mod:`hpa.synthetic_cells`) and the reference
-patterns in ``scene.stains`` (see :mod:`hpa.synthetic_stains`).
+and nucleolus positions; see :mod:`hpa.synthetic.cells`) and the reference
+patterns in ``scene.stains`` (see :mod:`hpa.synthetic.stains`).
 
 Look-alike classes differ in the details a network has to learn, and several
 can only be told apart with the reference channels:
@@ -25,9 +25,9 @@ Sizes are in reference pixels (of a 256 px image) times ``u``.
 """
 import numpy as np
 
-from hpa.synthetic_cells import DAUGHTER, MITOTIC
-from hpa.synthetic_fields import noise, ridges, smooth_field
-from hpa.synthetic_stains import border_fade, line_width, radial_coords
+from hpa.synthetic.cells import DAUGHTER, MITOTIC
+from hpa.synthetic.fields import noise, ridges, smooth_field
+from hpa.synthetic.stains import border_fade, line_width, radial_coords
 
 
 # ------------------------------------------------------------ spot shapes
