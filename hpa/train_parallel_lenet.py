@@ -6,20 +6,17 @@
 Images are area-resized to 128 px in the cache (the same as mean-pooling the
 512 px originals 4x4); each branch sees one reference channel with the green
 one. Weighted sigmoid cross-entropy (positive weight sqrt((N - N_i) / N_i)),
-Adam, learning rate halved when validation macro F1 stalls. All options of
-``python -m hpa.train`` apply; ``--help`` lists them.
+Adam, learning rate halved when validation macro F1 stalls. This is
+``python -m hpa.train --model parallel_lenet``; ``--help`` lists every option.
 """
 import sys
 
 from hpa import cli
 from hpa.train import main as train_main
 
-DEFAULTS = dict(image_size=128, epochs=5, batch_size=32, lr=1e-3, loss="weighted-bce",
-                pos_weight="sqrt-ratio", schedule="plateau")
-
 
 def main(argv=None):
-    return train_main(argv, model="parallel_lenet", description=__doc__, **DEFAULTS)
+    return train_main(argv, model="parallel_lenet", description=__doc__)
 
 
 if __name__ == "__main__":

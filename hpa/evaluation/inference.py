@@ -13,7 +13,6 @@ from hpa.data.loader import BatchLoader
 from hpa.errors import HpaError
 from hpa.models import build_model
 from hpa.models.checkpoint import load_checkpoint
-from hpa.training.trainer import predict_logits
 from minidl import StateDictError
 from minidl.losses import sigmoid
 
@@ -27,6 +26,18 @@ def load_model(path):
     except (KeyError, StateDictError) as error:
         raise HpaError(f"checkpoint {path} does not fit model {meta.get('model')!r}: {error}") from None
     return model.eval(), meta
+
+
+def predict_logits(model, loader, device=None):
+    """Logits (N, 28) float32 host array for every batch of ``loader``, in eval mode.
+
+    Runs under ``minidl.no_grad()``: no layer keeps its input for a backward
+    pass, so memory holds one batch's activations at a time, layer by layer.
+    """
+    model.eval()
+    with md.no_grad():
+        chunks = [md.to_numpy(model(md.to_device(x, device))) for x, _ in loader]
+    return np.concatenate(chunks).astype(np.float32)
 
 
 def use_device(device):

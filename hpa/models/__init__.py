@@ -3,9 +3,10 @@
 Every model is a minidl Module mapping (N, in_channels, S, S) images (stains
 in red, green, blue, yellow order) to (N, num_classes) logits, with
 
-* ``features``: the convolutional part, and ``head``: the dense part, so that
-  ``model(x) == model.head(model.features(x))`` and a fine-tuning stage can
-  freeze ``features.parameters()``;
+* the :class:`~hpa.models.classifier.Classifier` interface: ``features``, the
+  convolutional part, and ``head``, the dense part, so that
+  ``model(x) == model.head(model.features(x))``, and ``freeze_features()``
+  for a fine-tuning stage;
 * ``expected_input``: (channels, size) the model was built for;
 * for networks ending in global average pooling and one Linear layer
   (``densenet``, ``resnet18``), ``cam_parts()``: (a module mapping the images
@@ -13,9 +14,11 @@ in red, green, blue, yellow order) to (N, num_classes) logits, with
   maps: CAM_c = sum_k linear.weight[c, k] * F_k, whose spatial mean plus
   linear.bias[c] is logit c.
 
-Each registry entry records the default input size, which sizes the network
-accepts, and what it is. Networks with a flattening dense layer are built for
-one size; globally pooled ones run on any size.
+Each registry entry records the training defaults of the network's paper
+(input size, batch size, epochs, optimizer, learning rate: ``hpa.train`` uses
+them unless told otherwise), which sizes the network accepts, and what it is.
+Networks with a flattening dense layer are built for one size; globally pooled
+ones run on any size.
 """
 import dataclasses
 import functools
@@ -32,34 +35,51 @@ from hpa.models.resnet import ResNet18
 
 @dataclasses.dataclass(frozen=True)
 class ModelEntry:
-    build: object         # callable(num_classes=, in_channels=, image_size=, **options) -> Module
+    build: object         # callable(num_classes=, in_channels=, image_size=, **options) -> Classifier
     image_size: int       # default input side, px
     sizes: str            # which input sides the network accepts
     description: str
+    batch_size: int = 32
+    epochs: int = 8
+    optimizer: str = "adam"
+    lr: float = 1e-3
+
+    @property
+    def defaults(self):
+        """Training defaults, by ``TrainConfig`` field."""
+        return {"image_size": self.image_size, "batch_size": self.batch_size, "epochs": self.epochs,
+                "optimizer": self.optimizer, "lr": self.lr}
 
 
 MODELS = {
     "parallel_lenet": ModelEntry(
         ParallelLeNet, 128, "exactly image_size, a multiple of 4 * input_pool (512 with input_pool=4)",
-        "Three LeNet branches (red, blue, yellow, each with green) merged by dense layers; the main model"),
+        "Three LeNet branches (red, blue, yellow, each with green) merged by dense layers; the main model",
+        # 5 epochs keep the default run on the synthetic set within minutes on 2 cores.
+        batch_size=32, epochs=5),
     "gapnet": ModelEntry(
         GapNet, 512, "any size >= 16 (global average pooling); 64 or more recommended",
-        "GapNet: BN-conv-ReLU blocks, global average taps at three depths, two dense layers"),
+        "GapNet: BN-conv-ReLU blocks, global average taps at three depths, two dense layers",
+        batch_size=16, epochs=6),
     "gapnet_pl": ModelEntry(
         functools.partial(GapNet, variant="pl"), 512, "any size >= 16; 64 or more recommended",
-        "GapNet-PL (Rumetshofer et al. 2019): the SELU / alpha-dropout original of gapnet"),
+        "GapNet-PL (Rumetshofer et al. 2019): the SELU / alpha-dropout original of gapnet",
+        batch_size=16, epochs=6),
     "deepyeast": ModelEntry(
         DeepYeast, 64, "exactly image_size, a multiple of 8 (the original used 64 px cell crops)",
-        "DeepYeast (Parnamaa & Parts 2017): VGG-style 3x3 conv blocks 64-128-256, two dense layers of 512"),
+        "DeepYeast (Parnamaa & Parts 2017): VGG-style 3x3 conv blocks 64-128-256, two dense layers of 512",
+        batch_size=128, optimizer="sgd", lr=0.01),
     "mcnn": ModelEntry(
         MCNN, 128, "exactly image_size, a multiple of max(scales) (16 by default)",
-        "M-CNN (Godinez et al. 2017): one three-conv path per image scale, merged by a 1x1 conv"),
+        "M-CNN (Godinez et al. 2017): one three-conv path per image scale, merged by a 1x1 conv",
+        batch_size=22, optimizer="sgd", lr=0.01),
     "densenet": ModelEntry(
         DenseNet, 128, "any size >= 16 (global average pooling)",
         "Small DenseNet-BC: dense blocks of 6, 12, 16 layers, growth rate 12; has cam_parts()"),
     "resnet18": ModelEntry(
         ResNet18, 512, "any size (global average pooling); 32 or more recommended",
-        "ResNet-18 with a 4-stain first conv, torchvision parameter names; has cam_parts()"),
+        "ResNet-18 with a 4-stain first conv, torchvision parameter names; has cam_parts()",
+        batch_size=16),
 }
 
 

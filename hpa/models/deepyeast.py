@@ -28,8 +28,8 @@ Shapes for N images at 64 px::
 
 The convolutions have no bias: the batch norm right after them would cancel it.
 """
+from hpa.models.classifier import Classifier
 from minidl.layers import BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential
-from minidl.module import Module
 
 
 def vgg_features(in_channels, widths, convs):
@@ -43,7 +43,7 @@ def vgg_features(in_channels, widths, convs):
     return Sequential(*layers)
 
 
-class DeepYeast(Module):
+class DeepYeast(Classifier):
     """DeepYeast for ``image_size`` px inputs (a multiple of 2 ** len(widths))."""
 
     def __init__(self, num_classes=28, in_channels=4, image_size=64, widths=(64, 128, 256),
@@ -61,9 +61,3 @@ class DeepYeast(Module):
                                Linear(widths[-1] * side * side, hidden), ReLU(), Dropout(dropout),
                                Linear(hidden, hidden), ReLU(), Dropout(dropout),
                                Linear(hidden, num_classes))
-
-    def forward(self, x):
-        return self.head(self.features(x))
-
-    def backward(self, dy):
-        return self.features.backward(self.head.backward(dy))

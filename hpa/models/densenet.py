@@ -36,20 +36,96 @@ mean of CAM_c = sum_k W[c, k] * F_k, plus the bias, with F = ``features(x)``
 (N, 298, h, w) and W the Linear weight (28, 298). ``cam_parts()`` returns
 ``(self.features, linear)`` for that computation.
 """
-from minidl.layers import (
-    AvgPool2d,
-    BatchNorm2d,
-    Conv2d,
-    DenseBlock,
-    GlobalAvgPool2d,
-    Linear,
-    MaxPool2d,
-    ReLU,
-    Sequential,
-)
+from hpa.models.classifier import Classifier
+from minidl import backend
+from minidl.layers import AvgPool2d, BatchNorm2d, Conv2d, GlobalAvgPool2d, Linear, MaxPool2d, ReLU, Sequential
 from minidl.module import Module
 
 STEMS = ("large", "small")
+
+
+class DenseLayer(Module):
+    """One DenseNet layer (Huang et al. 2017): x (N, C, H, W) -> (N, growth_rate, H, W).
+
+    With a bottleneck (DenseNet-B): BN-ReLU-Conv1x1(bn_size*growth_rate)-BN-ReLU-Conv3x3(growth_rate);
+    with ``bn_size=None``: BN-ReLU-Conv3x3(growth_rate). Convolutions have no bias (a BN
+    follows each, or the next layer's BN does). Children are named like torchvision's
+    (norm1, relu1, conv1, norm2, relu2, conv2), the names torchvision's dense layers have.
+    """
+
+    def __init__(self, in_channels, growth_rate, bn_size=4):
+        super().__init__()
+        width = growth_rate if bn_size is None else bn_size * growth_rate
+        self.norm1 = BatchNorm2d(in_channels)
+        self.relu1 = ReLU()
+        if bn_size is None:
+            self.conv1 = Conv2d(in_channels, growth_rate, 3, padding=1, bias=False)
+            return
+        self.conv1 = Conv2d(in_channels, width, 1, bias=False)
+        self.norm2 = BatchNorm2d(width)
+        self.relu2 = ReLU()
+        self.conv2 = Conv2d(width, growth_rate, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        for m in self.children():
+            x = m(x)
+        return x
+
+    def backward(self, dy):
+        for m in reversed(list(self.children())):
+            dy = m.backward(dy)
+        return dy
+
+
+class DenseBlock(Module):
+    """DenseNet's block: layer l sees the block input and all earlier layers' outputs.
+
+    x (N, C, H, W) -> y (N, C + num_layers*growth_rate, H, W), where layer l reads
+    channels [0, C + l*k) of y and writes its k = growth_rate new channels after them.
+    Children: denselayer1, denselayer2, ... (torchvision's names).
+
+    Backward, from the last layer down: layer l's output channels carry
+    dL/dy[:, C+l*k : C+(l+1)*k] (including what later layers added to them), and
+    its input gradient is added to the channels it read, dL/dy[:, :C+l*k].
+    """
+
+    def __init__(self, num_layers, in_channels, growth_rate, bn_size=4):
+        super().__init__()
+        for name, value in (("num_layers", num_layers), ("in_channels", in_channels),
+                            ("growth_rate", growth_rate)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if bn_size is not None and (not isinstance(bn_size, int) or bn_size < 1):
+            raise ValueError(f"bn_size must be a positive int or None, got {bn_size!r}")
+        self.in_channels, self.growth_rate = in_channels, growth_rate
+        self.out_channels = in_channels + num_layers * growth_rate
+        for i in range(num_layers):
+            setattr(self, f"denselayer{i + 1}", DenseLayer(in_channels + i * growth_rate, growth_rate, bn_size))
+
+    def forward(self, x):
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"x must have shape (N, {self.in_channels}, H, W), got {x.shape}")
+        xp = backend.get_array_module(x)
+        # One output buffer: each layer reads a prefix view of it and fills the next
+        # channels, instead of re-concatenating an ever longer tensor at every layer.
+        y = xp.empty((x.shape[0], self.out_channels) + x.shape[2:], dtype=x.dtype)
+        y[:, :self.in_channels] = x
+        c = self.in_channels
+        for layer in self.children():
+            y[:, c:c + self.growth_rate] = layer(y[:, :c])
+            c += self.growth_rate
+        return y
+
+    def backward(self, dy):
+        grad = dy.copy()  # our own buffer: input gradients are added into its prefix
+        c = self.out_channels
+        for layer in reversed(list(self.children())):
+            c -= self.growth_rate
+            grad[:, :c] += layer.backward(grad[:, c:c + self.growth_rate])
+        return grad[:, :self.in_channels]
+
+    def extra_repr(self):
+        return f"in_channels={self.in_channels}, growth_rate={self.growth_rate}"
 
 
 def make_stem(kind, in_channels, channels):
@@ -66,7 +142,7 @@ def transition(cin, cout):
     return Sequential(BatchNorm2d(cin), ReLU(), Conv2d(cin, cout, 1, bias=False), AvgPool2d(2))
 
 
-class DenseNet(Module):
+class DenseNet(Classifier):
     """DenseNet-BC with ``block_layers`` dense layers per block; see the module docstring."""
 
     def __init__(self, num_classes=28, in_channels=4, image_size=128, block_layers=(6, 12, 16),
@@ -87,12 +163,6 @@ class DenseNet(Module):
         layers += [BatchNorm2d(channels), ReLU()]
         self.features = Sequential(*layers)
         self.head = Sequential(GlobalAvgPool2d(), Linear(channels, num_classes))
-
-    def forward(self, x):
-        return self.head(self.features(x))
-
-    def backward(self, dy):
-        return self.features.backward(self.head.backward(dy))
 
     def cam_parts(self):
         """(module mapping images to the last feature map (N, C, h, w), the final Linear (28, C))."""

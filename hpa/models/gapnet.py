@@ -42,11 +42,85 @@ versions of GapNet-PL differ in the number of 64-channel convolutions in
 block 2, we follow three (the strided one and two more), and we take the
 dropout rate as a hyper-parameter (default 0.4, as in the "bn" variant).
 """
+from hpa.models.classifier import Classifier
 from minidl import init
-from minidl.layers import SELU, AlphaDropout, BatchNorm2d, Conv2d, Dropout, GapTaps, Linear, MaxPool2d, ReLU, Sequential
+from minidl.layers import (
+    SELU,
+    AlphaDropout,
+    BatchNorm2d,
+    Conv2d,
+    Dropout,
+    GlobalAvgPool2d,
+    Linear,
+    MaxPool2d,
+    ModuleList,
+    ReLU,
+    Sequential,
+)
+from minidl.layers.containers import concat_features, split_features
 from minidl.module import Module
 
 VARIANTS = ("bn", "pl")
+
+
+class GapTaps(Module):
+    """GapNet's feature extractor: global average pools tapped from every stage.
+
+    The stages run in sequence, x -> h1 = s1(x) -> h2 = s2(h1) -> ...; the output
+    of each tapped stage k, (N, C_k, H_k, W_k), is averaged to (N, C_k), and the
+    pooled taps are concatenated to (N, sum C_k): features from early (fine) and
+    late (coarse) stages side by side. ``taps`` lists the tapped stage indices
+    (default all); the last stage must be one, or later stages would be unused.
+
+    Dropout with rate ``dropout`` is applied to the pooled features. Pooling
+    first and dropping then is far cheaper than dropping whole feature maps,
+    and it drops each pooled feature with the same probability.
+
+    Backward: a tapped output h_k feeds both its pool and stage k+1, so
+    dL/dh_k = gap'^T (its part of dL/dy) + (gradient coming down from stage k+1).
+    """
+
+    def __init__(self, stages, dropout=0.0, taps=None):
+        super().__init__()
+        stages = list(stages)
+        if not stages:
+            raise ValueError("stages must not be empty")
+        taps = tuple(range(len(stages))) if taps is None else tuple(sorted(set(taps)))
+        if not taps or not all(isinstance(t, int) and 0 <= t < len(stages) for t in taps):
+            raise ValueError(f"taps must be stage indices in [0, {len(stages)}), got {taps!r}")
+        if taps[-1] != len(stages) - 1:
+            raise ValueError(f"taps must include the last stage {len(stages) - 1}, got {taps!r}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        self.stages = ModuleList(stages)
+        self.taps = taps
+        self.pools = ModuleList(GlobalAvgPool2d() for _ in taps)
+        self.dropout = Dropout(dropout)
+
+    def forward(self, x):
+        pooled = []
+        pools = iter(self.pools)
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i in self.taps:
+                pooled.append(next(pools)(x))
+        features, bounds = concat_features(pooled)
+        self.save_for_backward(bounds)
+        return self.dropout(features)
+
+    def backward(self, dy):
+        parts = dict(zip(self.taps, zip(self.pools, split_features(self.dropout.backward(dy), *self.saved()))))
+        grad = None
+        for i in reversed(range(len(self.stages))):
+            if i in parts:
+                pool, part = parts[i]
+                tap = pool.backward(part)
+                grad = tap if grad is None else grad + tap
+            grad = self.stages[i].backward(grad)
+        return grad
+
+    def extra_repr(self):
+        return f"taps={self.taps}"
 
 
 def conv_unit(variant, cin, cout, stride):
@@ -81,7 +155,7 @@ def lecun_init(module):
             p.data[...] = 0
 
 
-class GapNet(Module):
+class GapNet(Classifier):
     """GapNet (``variant="bn"``) or GapNet-PL (``variant="pl"``); see the module docstring.
 
     ``image_size`` is only the documented default input (512 px): any size >= 16 works.
@@ -106,9 +180,3 @@ class GapNet(Module):
                                Linear(hidden, num_classes))
         if variant == "pl":
             lecun_init(self)
-
-    def forward(self, x):
-        return self.head(self.features(x))
-
-    def backward(self, dy):
-        return self.features.backward(self.head.backward(dy))

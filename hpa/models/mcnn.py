@@ -30,8 +30,8 @@ The original used seven scales (down to 1/64) on large images; the number of
 scales, the path width and the input size are options. ``image_size`` must be
 a multiple of max(scales), and the dense layer is built for that one size.
 """
+from hpa.models.classifier import Classifier
 from minidl.layers import AvgPool2d, BatchNorm2d, Concat, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential
-from minidl.module import Module
 
 
 def conv_bn_relu(cin, cout):
@@ -51,7 +51,7 @@ def scale_path(in_channels, width, scale, pool):
     return Sequential(*layers)
 
 
-class MCNN(Module):
+class MCNN(Classifier):
     """Multi-scale CNN for ``image_size`` px inputs; see the module docstring."""
 
     def __init__(self, num_classes=28, in_channels=4, image_size=128, scales=(1, 2, 4, 8, 16),
@@ -71,9 +71,3 @@ class MCNN(Module):
         # without gradient wherever the max-pooled values are all positive.
         self.features = Sequential(Concat(*paths), Conv2d(width * len(scales), merge_channels, 1), ReLU())
         self.head = Sequential(Flatten(), Dropout(dropout), Linear(merge_channels * grid * grid, num_classes))
-
-    def forward(self, x):
-        return self.head(self.features(x))
-
-    def backward(self, dy):
-        return self.features.backward(self.head.backward(dy))

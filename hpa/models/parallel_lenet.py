@@ -48,24 +48,22 @@ Trained with a weighted sigmoid cross-entropy (BCE on the 28 logits with a
 per-class weight on the positive term, for the rare classes); the model itself
 outputs raw logits.
 """
-import itertools
 
-from minidl import backend
+from hpa.models.classifier import Classifier
 from minidl.layers import (
     AvgPool2d,
     BatchNorm2d,
     ChannelSelect,
+    ColumnSplit,
     Concat,
     Conv2d,
     Dropout,
     Flatten,
     Linear,
     MaxPool2d,
-    ModuleList,
     ReLU,
     Sequential,
 )
-from minidl.module import Module
 
 RED, GREEN, BLUE, YELLOW = 0, 1, 2, 3
 REFERENCE_CHANNELS = (RED, BLUE, YELLOW)
@@ -90,33 +88,6 @@ class PooledConcat(Concat):
         return dx if self.pool is None else self.pool.backward(dx)
 
 
-class ColumnSplit(Module):
-    """The mirror image of ``Concat``: branch i reads only the i-th equal block of columns.
-
-    x (N, B*F) -> [b_i(x[:, i*F:(i+1)*F])] concatenated -> (N, sum of branch outputs).
-    With Linear branches this is one Linear layer with a block-diagonal weight,
-    without storing (or multiplying by) the off-diagonal zeros.
-    """
-
-    def __init__(self, *branches):
-        super().__init__()
-        self.branches = ModuleList(branches)
-
-    def forward(self, x):
-        n = len(self.branches)
-        if x.ndim != 2 or x.shape[1] % n:
-            raise ValueError(f"x must have shape (N, F) with F divisible by {n}, got {x.shape}")
-        width = x.shape[1] // n
-        outputs = [b(x[:, i * width:(i + 1) * width]) for i, b in enumerate(self.branches)]
-        self._widths = [o.shape[1] for o in outputs]
-        return backend.get_array_module(x).concatenate(outputs, axis=1)
-
-    def backward(self, dy):
-        xp = backend.get_array_module(dy)
-        parts = xp.split(dy, list(itertools.accumulate(self._widths))[:-1], axis=1)
-        return xp.concatenate([b.backward(g) for b, g in zip(self.branches, parts)], axis=1)
-
-
 def lenet_branch(reference, conv_channels):
     """One branch: (N, 4, S, S) -> (N, c2 * (S/4)^2) from the (reference, green) pair."""
     c1, c2 = conv_channels
@@ -128,7 +99,7 @@ def lenet_branch(reference, conv_channels):
     )
 
 
-class ParallelLeNet(Module):
+class ParallelLeNet(Classifier):
     """Three LeNet branches (red+green, blue+green, yellow+green) merged by dense layers.
 
     ``image_size`` is the side of the images given to the model; it must be a
@@ -162,9 +133,3 @@ class ParallelLeNet(Module):
             width = h
         layers += [Dropout(dropout), Linear(width, num_classes)]
         self.head = Sequential(*layers)
-
-    def forward(self, x):
-        return self.head(self.features(x))
-
-    def backward(self, dy):
-        return self.features.backward(self.head.backward(dy))

@@ -36,7 +36,7 @@ add the mean of the three as the yellow stain's filter) and ``fc.*`` (1000
 classes -> 28). Modules without state differ (each block has ``relu1`` and
 ``relu2`` where torchvision reuses one ``relu``), which no state dict sees.
 
-``features`` and ``head`` are views: Sequentials built on demand from the
+``features`` and ``head`` are Sequentials over the same layer objects, built once from the
 registered modules above, so they add no names of their own. Freezing
 ``features.parameters()`` freezes the same Parameter objects the model uses.
 
@@ -45,6 +45,7 @@ and one Linear, so the logit of class c is fc.bias[c] plus the spatial mean of
 CAM_c = sum_k fc.weight[c, k] * F_k, with F = ``features(x)`` (N, 512, h, w),
 layer4's output. ``cam_parts()`` returns ``(self.features, self.fc)``.
 """
+from hpa.models.classifier import Classifier
 from minidl.layers import BatchNorm2d, Conv2d, GlobalAvgPool2d, Linear, MaxPool2d, ReLU, Sequential
 from minidl.module import Module
 
@@ -86,7 +87,7 @@ def stage(cin, cout, blocks, stride):
     return Sequential(BasicBlock(cin, cout, stride), *(BasicBlock(cout, cout) for _ in range(blocks - 1)))
 
 
-class ResNet18(Module):
+class ResNet18(Classifier):
     """ResNet-18 with ``in_channels`` input stains; see the module docstring."""
 
     def __init__(self, num_classes=28, in_channels=4, image_size=512, widths=STAGE_WIDTHS, blocks=2):
@@ -102,24 +103,10 @@ class ResNet18(Module):
             cin = width
         self.avgpool = GlobalAvgPool2d()
         self.fc = Linear(cin, num_classes)
-        self._stages = len(widths)
-
-    @property
-    def features(self):
-        """conv1 ... layer4 as one Sequential: (N, C, S, S) -> (N, 512, S/32, S/32)."""
-        layers = [getattr(self, f"layer{i + 1}") for i in range(self._stages)]
-        return Sequential(self.conv1, self.bn1, self.relu, self.maxpool, *layers)
-
-    @property
-    def head(self):
-        """avgpool, fc: (N, 512, h, w) -> (N, 28)."""
-        return Sequential(self.avgpool, self.fc)
-
-    def forward(self, x):
-        return self.head(self.features(x))
-
-    def backward(self, dy):
-        return self.features.backward(self.head.backward(dy))
+        layers = [getattr(self, f"layer{i + 1}") for i in range(len(widths))]
+        # conv1 ... layer4: (N, C, S, S) -> (N, 512, S/32, S/32); avgpool, fc: -> (N, 28).
+        self.share_parts(Sequential(self.conv1, self.bn1, self.relu, self.maxpool, *layers),
+                         Sequential(self.avgpool, self.fc))
 
     def cam_parts(self):
         """(module mapping images to the last feature map (N, 512, h, w), the final Linear (28, 512))."""

@@ -4,10 +4,9 @@ Each module of this package holds one kind of layer; see its docstring for the
 math. All follow one contract: ``forward(x)`` keeps what backward needs,
 ``backward(dy)`` adds parameter gradients into ``.grad`` and returns dL/dx.
 """
-from minidl.layers.activations import ReLU, SELU, Sigmoid
+from minidl.layers.activations import SELU, ReLU, Sigmoid
 from minidl.layers.batchnorm import BatchNorm1d, BatchNorm2d
-from minidl.layers.containers import (Concat, DenseBlock, DenseLayer, GapTaps, ModuleList, Residual,
-                                      Sequential)
+from minidl.layers.containers import ColumnSplit, Concat, ModuleList, Residual, Sequential
 from minidl.layers.conv import Conv2d
 from minidl.layers.dropout import AlphaDropout, Dropout
 from minidl.layers.global_pooling import GlobalAvgPool2d, GlobalMaxPool2d
@@ -16,7 +15,7 @@ from minidl.layers.pooling import AvgPool2d, MaxPool2d
 from minidl.layers.shape import ChannelSelect, Flatten
 
 __all__ = [
-    "AlphaDropout", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "ChannelSelect", "Concat", "Conv2d",
-    "DenseBlock", "DenseLayer", "Dropout", "Flatten", "GapTaps", "GlobalAvgPool2d", "GlobalMaxPool2d",
+    "AlphaDropout", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "ChannelSelect", "ColumnSplit", "Concat", "Conv2d",
+    "Dropout", "Flatten", "GlobalAvgPool2d", "GlobalMaxPool2d",
     "Linear", "MaxPool2d", "ModuleList", "ReLU", "Residual", "SELU", "Sequential", "Sigmoid",
 ]

@@ -2,24 +2,21 @@
 
     Sequential(a, b, c)      y = c(b(a(x)))            children "0", "1", "2"
     Concat(a, b)             y = [a(x), b(x)] on axis 1 children "branches.0", ...
+    ColumnSplit(a, b)        y = [a(x[:, :F]), b(x[:, F:])] on axis 1
     Residual(f, p=None)      y = f(x) + (p(x) or x)
-    GapTaps(stages)          y = [gap(s1(x)), gap(s2(s1(x))), ...] on axis 1
-    DenseBlock(L, c, k)      DenseNet: each layer's k new channels appended to its input
+
+Blocks that belong to one network (GapNet's taps, DenseNet's dense block)
+live with that network in ``hpa.models``.
 
 The backward rules are the chain rule for the two ways data can flow: where a
 value is used twice (the input of every Concat branch, the shortcut of a
-Residual, a tapped stage output) the gradients of its uses are SUMMED; where
+Residual) the gradients of its uses are SUMMED; where
 outputs are concatenated, the upstream gradient is SPLIT along the same axis.
 """
 import itertools
 
 from minidl import backend
 from minidl.module import Module
-from minidl.layers.activations import ReLU
-from minidl.layers.batchnorm import BatchNorm2d
-from minidl.layers.conv import Conv2d
-from minidl.layers.dropout import Dropout
-from minidl.layers.global_pooling import GlobalAvgPool2d
 
 
 def _check_module(module, name):
@@ -40,7 +37,7 @@ def _sum(arrays):
     return total
 
 
-def _concat(outputs):
+def concat_features(outputs):
     """Concatenate on axis 1; returns the result and the split points for backward."""
     xp = backend.get_array_module(*outputs)
     first = outputs[0]
@@ -52,7 +49,7 @@ def _concat(outputs):
     return xp.concatenate(outputs, axis=1), bounds
 
 
-def _split(dy, bounds):
+def split_features(dy, bounds):
     return backend.get_array_module(dy).split(dy, bounds, axis=1)
 
 
@@ -119,14 +116,45 @@ class Concat(Module):
         self.branches = ModuleList(branches)
 
     def forward(self, x):
-        y, bounds = _concat([b(x) for b in self.branches])
+        y, bounds = concat_features([b(x) for b in self.branches])
         self.save_for_backward(bounds)
         return y
 
     def backward(self, dy):
         (bounds,) = self.saved()
-        parts = _split(dy, bounds)
+        parts = split_features(dy, bounds)
         return _sum([b.backward(g) for b, g in zip(self.branches, parts)])
+
+
+class ColumnSplit(Module):
+    """The mirror image of ``Concat``: branch i reads only the i-th equal block of columns.
+
+    x (N, B*F) -> [b_i(x[:, i*F:(i+1)*F])] concatenated -> (N, sum of branch outputs).
+    With Linear branches this is one Linear layer with a block-diagonal weight,
+    without storing (or multiplying by) the off-diagonal zeros. Backward splits
+    dL/dy like ``Concat`` and places each branch's input gradient in its block.
+    """
+
+    def __init__(self, *branches):
+        super().__init__()
+        if not branches:
+            raise ValueError("branches must not be empty")
+        self.branches = ModuleList(branches)
+
+    def forward(self, x):
+        n = len(self.branches)
+        if x.ndim != 2 or x.shape[1] % n:
+            raise ValueError(f"x must have shape (N, F) with F divisible by {n}, got {x.shape}")
+        width = x.shape[1] // n
+        y, bounds = concat_features([b(x[:, i * width:(i + 1) * width]) for i, b in enumerate(self.branches)])
+        self.save_for_backward(bounds)
+        return y
+
+    def backward(self, dy):
+        (bounds,) = self.saved()
+        parts = split_features(dy, bounds)
+        return backend.get_array_module(dy).concatenate(
+            [b.backward(g) for b, g in zip(self.branches, parts)], axis=1)
 
 
 class Residual(Module):
@@ -154,147 +182,3 @@ class Residual(Module):
     def backward(self, dy):
         shortcut = dy if self.projection is None else self.projection.backward(dy)
         return self.body.backward(dy) + shortcut
-
-
-class GapTaps(Module):
-    """GapNet's feature extractor: global average pools tapped from every stage.
-
-    The stages run in sequence, x -> h1 = s1(x) -> h2 = s2(h1) -> ...; the output
-    of each tapped stage k, (N, C_k, H_k, W_k), is averaged to (N, C_k), and the
-    pooled taps are concatenated to (N, sum C_k): features from early (fine) and
-    late (coarse) stages side by side. ``taps`` lists the tapped stage indices
-    (default all); the last stage must be one, or later stages would be unused.
-
-    Dropout with rate ``dropout`` is applied to the pooled features. Pooling
-    first and dropping then is far cheaper than dropping whole feature maps,
-    and it drops each pooled feature with the same probability.
-
-    Backward: a tapped output h_k feeds both its pool and stage k+1, so
-    dL/dh_k = gap'^T (its part of dL/dy) + (gradient coming down from stage k+1).
-    """
-
-    def __init__(self, stages, dropout=0.0, taps=None):
-        super().__init__()
-        stages = _check_modules(stages, "stages")
-        if not stages:
-            raise ValueError("stages must not be empty")
-        taps = tuple(range(len(stages))) if taps is None else tuple(sorted(set(taps)))
-        if not taps or not all(isinstance(t, int) and 0 <= t < len(stages) for t in taps):
-            raise ValueError(f"taps must be stage indices in [0, {len(stages)}), got {taps!r}")
-        if taps[-1] != len(stages) - 1:
-            raise ValueError(f"taps must include the last stage {len(stages) - 1}, got {taps!r}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-        self.stages = ModuleList(stages)
-        self.taps = taps
-        self.pools = ModuleList(GlobalAvgPool2d() for _ in taps)
-        self.dropout = Dropout(dropout)
-
-    def forward(self, x):
-        pooled = []
-        pools = iter(self.pools)
-        for i, stage in enumerate(self.stages):
-            x = stage(x)
-            if i in self.taps:
-                pooled.append(next(pools)(x))
-        features, bounds = _concat(pooled)
-        self.save_for_backward(bounds)
-        return self.dropout(features)
-
-    def backward(self, dy):
-        parts = dict(zip(self.taps, zip(self.pools, _split(self.dropout.backward(dy), *self.saved()))))
-        grad = None
-        for i in reversed(range(len(self.stages))):
-            if i in parts:
-                pool, part = parts[i]
-                tap = pool.backward(part)
-                grad = tap if grad is None else grad + tap
-            grad = self.stages[i].backward(grad)
-        return grad
-
-    def extra_repr(self):
-        return f"taps={self.taps}"
-
-
-class DenseLayer(Module):
-    """One DenseNet layer (Huang et al. 2017): x (N, C, H, W) -> (N, growth_rate, H, W).
-
-    With a bottleneck (DenseNet-B): BN-ReLU-Conv1x1(bn_size*growth_rate)-BN-ReLU-Conv3x3(growth_rate);
-    with ``bn_size=None``: BN-ReLU-Conv3x3(growth_rate). Convolutions have no bias (a BN
-    follows each, or the next layer's BN does). Children are named like torchvision's
-    (norm1, relu1, conv1, norm2, relu2, conv2), so its DenseNet weights load by name.
-    """
-
-    def __init__(self, in_channels, growth_rate, bn_size=4):
-        super().__init__()
-        width = growth_rate if bn_size is None else bn_size * growth_rate
-        self.norm1 = BatchNorm2d(in_channels)
-        self.relu1 = ReLU()
-        if bn_size is None:
-            self.conv1 = Conv2d(in_channels, growth_rate, 3, padding=1, bias=False)
-            return
-        self.conv1 = Conv2d(in_channels, width, 1, bias=False)
-        self.norm2 = BatchNorm2d(width)
-        self.relu2 = ReLU()
-        self.conv2 = Conv2d(width, growth_rate, 3, padding=1, bias=False)
-
-    def forward(self, x):
-        for m in self.children():
-            x = m(x)
-        return x
-
-    def backward(self, dy):
-        for m in reversed(list(self.children())):
-            dy = m.backward(dy)
-        return dy
-
-
-class DenseBlock(Module):
-    """DenseNet's block: layer l sees the block input and all earlier layers' outputs.
-
-    x (N, C, H, W) -> y (N, C + num_layers*growth_rate, H, W), where layer l reads
-    channels [0, C + l*k) of y and writes its k = growth_rate new channels after them.
-    Children: denselayer1, denselayer2, ... (torchvision's names).
-
-    Backward, from the last layer down: layer l's output channels carry
-    dL/dy[:, C+l*k : C+(l+1)*k] (including what later layers added to them), and
-    its input gradient is added to the channels it read, dL/dy[:, :C+l*k].
-    """
-
-    def __init__(self, num_layers, in_channels, growth_rate, bn_size=4):
-        super().__init__()
-        for name, value in (("num_layers", num_layers), ("in_channels", in_channels),
-                            ("growth_rate", growth_rate)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if bn_size is not None and (not isinstance(bn_size, int) or bn_size < 1):
-            raise ValueError(f"bn_size must be a positive int or None, got {bn_size!r}")
-        self.in_channels, self.growth_rate = in_channels, growth_rate
-        self.out_channels = in_channels + num_layers * growth_rate
-        for i in range(num_layers):
-            setattr(self, f"denselayer{i + 1}", DenseLayer(in_channels + i * growth_rate, growth_rate, bn_size))
-
-    def forward(self, x):
-        if x.ndim != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"x must have shape (N, {self.in_channels}, H, W), got {x.shape}")
-        xp = backend.get_array_module(x)
-        # One output buffer: each layer reads a prefix view of it and fills the next
-        # channels, instead of re-concatenating an ever longer tensor at every layer.
-        y = xp.empty((x.shape[0], self.out_channels) + x.shape[2:], dtype=x.dtype)
-        y[:, :self.in_channels] = x
-        c = self.in_channels
-        for layer in self.children():
-            y[:, c:c + self.growth_rate] = layer(y[:, :c])
-            c += self.growth_rate
-        return y
-
-    def backward(self, dy):
-        grad = dy.copy()  # our own buffer: input gradients are added into its prefix
-        c = self.out_channels
-        for layer in reversed(list(self.children())):
-            c -= self.growth_rate
-            grad[:, :c] += layer.backward(grad[:, c:c + self.growth_rate])
-        return grad[:, :self.in_channels]
-
-    def extra_repr(self):
-        return f"in_channels={self.in_channels}, growth_rate={self.growth_rate}"

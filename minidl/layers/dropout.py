@@ -16,8 +16,8 @@ Var[z] = q + q (1-q) a'^2, hence
     y = a (x*m + a'(1 - m)) + b         dL/dx = dL/dy * a * m
 """
 from minidl import backend, rng
-from minidl.module import Module
 from minidl.layers.activations import SELU
+from minidl.module import Module
 
 
 def _check_p(p):

@@ -10,7 +10,8 @@ epoch, after the epoch's optimizer steps::
 
 ``StepLR`` and ``CosineAnnealingLR`` are closed forms of the epoch count
 ``t = last_epoch`` and each group's initial rate ``η0`` (``base_lrs``).
-``ReduceLROnPlateau`` reacts to a validation metric instead: ``step(metric)``.
+``ReduceLROnPlateau`` reacts to a validation metric instead: ``step(metric)``;
+the others accept and ignore one, so a loop can call ``step(metric)`` on any.
 ``state_dict()`` holds plain Python values; ``load_state_dict`` also puts the
 saved rates back into the optimizer, so the order of restoring the optimizer
 and the scheduler does not matter.
@@ -34,8 +35,12 @@ class LRScheduler:
     def lr_at(self, t, base_lr):
         raise NotImplementedError(f"{type(self).__name__} has no lr_at")
 
-    def step(self):
-        """Advance one epoch and set each group's rate."""
+    def step(self, metric=None):
+        """Advance one epoch and set each group's rate.
+
+        ``metric`` is ignored: it is accepted so that every schedule, including
+        ``ReduceLROnPlateau``, is stepped the same way by a training loop.
+        """
         self.last_epoch += 1
         self._set_lrs([self.lr_at(self.last_epoch, base) for base in self.base_lrs])
 

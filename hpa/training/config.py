@@ -1,0 +1,139 @@
+"""``TrainConfig``: every choice of a training run in one object, checked in one place.
+
+The command line fills it (``hpa.train``), a test or a notebook builds it
+directly; the training code reads nothing else. Values a network's paper
+fixes (input size, batch size, epochs, optimizer, learning rate) default to
+that network's registry entry (:data:`hpa.models.MODELS`), so
+``TrainConfig.for_model("gapnet")`` trains GapNet as its paper did unless a
+value is given. ``check()`` refuses every impossible value with the option's
+name before any data is read, and each checkpoint stores the whole
+configuration.
+"""
+import dataclasses
+import os
+
+from hpa.errors import HpaError
+from hpa.models import MODELS
+
+LOSSES = ("bce", "weighted-bce", "focal", "soft-f1")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("none", "step", "cosine", "plateau")
+CLASS_WEIGHTS = ("none", "inv-log")
+POS_WEIGHTS = ("none", "ratio", "sqrt-ratio")
+DEVICES = ("cpu", "gpu")
+# Fields whose default is the network's own (its registry entry's training defaults).
+PER_MODEL = ("image_size", "batch_size", "epochs", "optimizer", "lr")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    # the network
+    model: str = "parallel_lenet"
+    model_options: dict = dataclasses.field(default_factory=dict)
+    image_size: int = 128
+    # the data
+    data: str = None                # folder; None: the built-in synthetic set
+    synthetic_n: int = 2000
+    synthetic_size: int = 256
+    cache_dir: str = None           # None: $HPA_CACHE or ~/.cache/hpa
+    workers: int = None             # cache-building processes; None: one per core
+    skip_bad: bool = False
+    val_fraction: float = 0.1
+    folds: int = 0                  # K-fold training when >= 2
+    fold: int = None                # with folds: only this fold
+    augment: bool = True
+    oversample: int = 0
+    # the optimisation
+    epochs: int = 8
+    batch_size: int = 32
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    schedule: str = "plateau"
+    step_size: int = 5
+    gamma: float = 0.5
+    plateau_patience: int = 2
+    loss: str = "weighted-bce"
+    class_weight: str = "none"
+    pos_weight: str = "sqrt-ratio"
+    focal_gamma: float = 2.0
+    early_stopping: int = 5
+    clip_norm: float = 5.0
+    seed: int = 0
+    # the run
+    device: str = "cpu"
+    out: str = None                 # None: runs/<model>-<time>
+    resume: str = None              # last.npz of an interrupted run
+    init: str = None                # weights to start from (fine-tuning)
+    freeze_features: bool = False
+
+    @classmethod
+    def for_model(cls, model, **values):
+        """The configuration of ``model`` with its registry defaults, then ``values``."""
+        if model not in MODELS:
+            raise HpaError(f"unknown model {model!r}: choose one of {', '.join(MODELS)}")
+        return cls(model=model, **{**model_defaults(model), **values})
+
+    def check(self):
+        """Raise ``HpaError`` naming the option of the first impossible value; returns self."""
+        _choose("model", self.model, tuple(MODELS))
+        for name, value, choices in (("loss", self.loss, LOSSES), ("optimizer", self.optimizer, OPTIMIZERS),
+                                     ("schedule", self.schedule, SCHEDULES), ("device", self.device, DEVICES),
+                                     ("class-weight", self.class_weight, CLASS_WEIGHTS),
+                                     ("pos-weight", self.pos_weight, POS_WEIGHTS)):
+            _choose(name, value, choices)
+        for name in ("epochs", "batch_size", "image_size", "step_size", "synthetic_n", "synthetic_size"):
+            _at_least(name, getattr(self, name), 1)
+        for name in ("weight_decay", "focal_gamma", "clip_norm", "early_stopping", "plateau_patience",
+                     "oversample"):
+            _at_least(name, getattr(self, name), 0)
+        if self.workers is not None:
+            _at_least("workers", self.workers, 1)
+        if not self.lr > 0:
+            raise HpaError(f"--lr must be positive, got {self.lr}")
+        if not 0 <= self.momentum < 1:
+            raise HpaError(f"--momentum must be in [0, 1), got {self.momentum}")
+        if not 0 < self.gamma < 1 and self.schedule == "plateau":
+            raise HpaError(f"--gamma must be in (0, 1) for the plateau schedule, got {self.gamma}")
+        if not self.gamma > 0:
+            raise HpaError(f"--gamma must be positive, got {self.gamma}")
+        if not 0 < self.val_fraction < 1:
+            raise HpaError(f"--val-fraction must be between 0 and 1, got {self.val_fraction}")
+        self._check_folds()
+        self._check_paths()
+        return self
+
+    def _check_folds(self):
+        if self.folds == 1 or self.folds < 0:
+            raise HpaError(f"--folds {self.folds}: K-fold training needs K >= 2")
+        if self.fold is not None and not self.folds:
+            raise HpaError("--fold needs --folds")
+        if self.fold is not None and not 0 <= self.fold < self.folds:
+            raise HpaError(f"--fold {self.fold}: must be between 0 and {self.folds - 1}")
+        if self.resume and self.folds and self.fold is None:
+            raise HpaError("--resume continues one run: with --folds give the --fold it belongs to")
+
+    def _check_paths(self):
+        if self.freeze_features and not self.init and not self.resume:
+            raise HpaError("--freeze-features needs --init CHECKPOINT (weights to fine-tune)")
+        for option, path in (("--resume", self.resume), ("--init", self.init)):
+            if path and not os.path.isfile(path):
+                raise HpaError(f"{option} {path}: checkpoint does not exist")
+        if self.data and not os.path.exists(self.data):
+            raise HpaError(f"--data {self.data}: no such file or folder")
+
+
+def model_defaults(model):
+    """The registry entry's training defaults of ``model``, by ``TrainConfig`` field."""
+    return dict(MODELS[model].defaults)
+
+
+def _choose(name, value, choices):
+    if value not in choices:
+        raise HpaError(f"--{name} {value!r}: choose one of {', '.join(choices)}")
+
+
+def _at_least(name, value, low):
+    if not isinstance(value, (int, float)) or value < low:
+        raise HpaError(f"--{name.replace('_', '-')} must be at least {low}, got {value!r}")

@@ -1,0 +1,99 @@
+"""One training run as the commands do it: splits, loaders, model, loop, thresholds.
+
+    config -> splits of the cached labels -> per split: train_one(...)
+           -> best checkpoint, per-class thresholds, validation probabilities
+
+Everything comes from one :class:`~hpa.training.config.TrainConfig`; the data
+arrive as an opened image cache (``cache.images`` uint8 (N, 4, S, S),
+``cache.labels`` uint8 (N, 28)).
+"""
+import dataclasses
+import datetime
+import os
+
+import minidl as md
+from hpa.data.augment import default_augmentation
+from hpa.data.labels import CLASS_NAMES
+from hpa.data.loader import BatchLoader, channel_stats
+from hpa.data.sampling import oversample_indices
+from hpa.data.splits import holdout_split, kfold_split
+from hpa.errors import HpaError
+from hpa.evaluation.thresholds import save_thresholds, search_thresholds
+from hpa.models import build_model
+from hpa.models.checkpoint import load_checkpoint, save_checkpoint
+from hpa.training.trainer import Trainer
+from minidl import StateDictError
+
+
+def output_folder(config):
+    """``--out``, the resumed run's folder, or a new ``runs/<model>-<time>``."""
+    if config.out:
+        return config.out
+    if config.resume:  # the run's folder, above the fold's folder in K-fold runs
+        run_dir = os.path.dirname(os.path.abspath(config.resume))
+        return os.path.dirname(run_dir) if config.folds else run_dir
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return os.path.join("runs", f"{config.model}-{stamp}")
+
+
+def splits(config, labels):
+    """[(name, train_idx, val_idx)]: one stratified hold-out, or the selected K folds."""
+    if not config.folds:
+        train_idx, val_idx = holdout_split(labels, fraction=config.val_fraction, min_per_class=5, seed=config.seed)
+        return [("", train_idx, val_idx)]
+    folds = kfold_split(labels, k=config.folds, seed=config.seed)
+    chosen = range(config.folds) if config.fold is None else [config.fold]
+    return [(f"fold{k}", *folds[k]) for k in chosen]
+
+
+def load_init(model, path, model_name):
+    """Load ``--init`` weights of the same network into ``model``."""
+    state, meta, _ = load_checkpoint(path)
+    if meta.get("model") != model_name:
+        raise HpaError(f"--init {path}: checkpoint is for model {meta.get('model')!r}, not {model_name!r}")
+    try:
+        model.load_state_dict(state)
+    except StateDictError as error:
+        raise HpaError(f"--init {path}: {error}") from None
+
+
+def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print):
+    """Train one model on one split; returns (validation probabilities, validation labels)."""
+    labels = cache.labels
+    md.manual_seed(config.seed)
+    mean, std = channel_stats(cache.images, train_idx, seed=config.seed)
+    fit_idx = oversample_indices(labels, train_idx, min_count=config.oversample, seed=config.seed) \
+        if config.oversample > 0 else train_idx
+    train_loader = BatchLoader(cache.images, labels, fit_idx, batch_size=config.batch_size, shuffle=True,
+                               seed=config.seed, mean=mean, std=std,
+                               augment=default_augmentation() if config.augment else None,
+                               drop_last=len(fit_idx) > config.batch_size)
+    val_loader = BatchLoader(cache.images, labels, val_idx, batch_size=64, shuffle=False, mean=mean, std=std)
+    model = build_model(config.model, image_size=config.image_size, **config.model_options)
+    model.to(config.device)
+    if config.init:
+        load_init(model, config.init, config.model)
+    meta = {"model": config.model, "model_options": config.model_options, "image_size": config.image_size,
+            "mean": mean.tolist(), "std": std.tolist(), "class_names": list(CLASS_NAMES),
+            "config": dataclasses.asdict(config), "split": name or "holdout"}
+    trainer = Trainer(model, config, train_loader, val_loader, labels[val_idx], labels[fit_idx],
+                      out_dir, meta, device=config.device)
+    if config.resume:
+        epoch = trainer.resume(config.resume)
+        log(f"resuming from {config.resume} at epoch {epoch + 1}")
+    n_params = sum(p.data.size for p in model.parameters())
+    log(f"{config.model}: {n_params:,} parameters; {len(fit_idx)} training samples "
+        f"({len(train_idx)} before oversampling), {len(val_idx)} validation samples, "
+        f"{config.image_size} px")
+    trainer.fit(log=log)
+
+    # The best epoch's weights decide the thresholds and the final report.
+    best = os.path.join(out_dir, "best.npz")
+    state, meta, train_state = load_checkpoint(best)
+    model.load_state_dict(state)
+    _, probs = trainer.validate()
+    thresholds = search_thresholds(probs, labels[val_idx])
+    meta["thresholds"] = thresholds.tolist()
+    save_checkpoint(best, model, meta, train_state)
+    save_thresholds(os.path.join(out_dir, "thresholds.json"), thresholds, CLASS_NAMES)
+    return probs, labels[val_idx]
