@@ -27,7 +27,7 @@ import numbers
 import numpy as np
 
 from hpa.errors import HpaError
-from hpa.evaluation.metrics import as_label_matrix
+from hpa.data.labels import as_label_matrix
 
 
 def _proportions(proportions):

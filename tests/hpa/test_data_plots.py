@@ -31,9 +31,22 @@ def test_label_plots(plot, tmp_path):
     assert _is_png(path)
 
 
-def test_label_plots_reject_wrong_shape(tmp_path):
-    with pytest.raises(HpaError, match="shape"):
-        data_plots.plot_label_frequency(np.zeros((4, 5)), tmp_path / "x.png")
+@pytest.mark.parametrize("plot", [data_plots.plot_label_frequency, data_plots.plot_cooccurrence,
+                                  data_plots.plot_labels_per_sample])
+@pytest.mark.parametrize("labels, message", [
+    (np.zeros((4, 5)), r"expected shape \(N, 28\)"),
+    (np.full((4, 28), 2), "expected only 0/1 values"),
+])
+def test_label_plots_reject_bad_labels(plot, labels, message, tmp_path):
+    with pytest.raises(HpaError, match=f"^labels: {message}"):
+        plot(labels, tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_montage_rejects_labels_of_other_samples(tmp_path):
+    images = np.zeros((3, 4, 8, 8), np.uint8)
+    with pytest.raises(HpaError, match=r"^labels: expected shape \(3, 28\), got \(2, 28\)"):
+        data_plots.plot_montage(images, tmp_path / "x.png", labels=_labels(2))
 
 
 def test_montage(tmp_path):
