@@ -14,7 +14,7 @@ protein looks like the red channel, an ER protein like the yellow one.
 """
 import numpy as np
 
-from hpa.synthetic.cells import MITOTIC
+from hpa.synthetic.layout import MITOTIC
 from hpa.synthetic.fields import length, noise, noise_pair, ridges
 
 
