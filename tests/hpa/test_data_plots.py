@@ -82,7 +82,24 @@ def test_command_on_a_kaggle_folder(tmp_path, capsys):
     assert str(out / "montage.png") in capsys.readouterr().out
 
 
+def test_command_on_a_labels_csv(tmp_path):
+    data = generate(tmp_path / "data", n=4, size=40, seed=1, workers=1, progress=False)
+    out = tmp_path / "plots"
+    assert command.main(["--data", str(data / "train.csv"), "--out", str(out), "--montage", "2"]) == 0
+    assert all(_is_png(out / name) for name in command.PLOT_FILES)
+
+
 def test_command_reports_a_missing_folder(tmp_path, capsys):
     code = run(command.main, ["--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "o")])
     assert code == 2
-    assert "train.csv" in capsys.readouterr().err
+    assert f"{tmp_path / 'nothing'}: no such file or folder" in capsys.readouterr().err
+
+
+def test_command_reports_a_missing_channel_file(tmp_path, capsys):
+    data = generate(tmp_path / "data", n=3, size=40, seed=0, workers=1, progress=False)
+    missing = sorted((data / "train").glob("*_yellow.png"))[1]
+    missing.unlink()
+    code = run(command.main, ["--data", str(data), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"missing yellow channel file {missing}" in err
