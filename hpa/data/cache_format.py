@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hpa.data.dataset import Samples
 from hpa.data.labels import CHANNELS, multihot_to_target, targets_to_matrix
 from hpa.errors import HpaError
 from minidl.atomic import atomic_write_text
@@ -32,26 +33,20 @@ FORMAT_VERSION = 1
 
 
 @dataclass
-class ImageCache:
+class ImageCache(Samples):
     """A complete cache opened read-only.
 
-    images   uint8 (N, 4, S, S) memmap, channels red, green, blue, yellow
-    ids      N sample Ids, ``ids[i]`` is ``images[i]``
-    labels   uint8 (N, 28) multi-hot, or None for unlabelled data
+    images   uint8 (N, 4, S, S) memmap, channels red, green, blue, yellow;
+             ``images[i]`` is sample ``ids[i]``
     size     S
     path     the cache folder
-    skipped  (Id, reason) of samples left out because they were unreadable
+    ids, labels, skipped  as in :class:`~hpa.data.dataset.Samples`
+             (``skipped``: samples left out because they were unreadable)
     """
 
     images: np.ndarray = field(repr=False)
-    ids: list = field(repr=False)
-    labels: np.ndarray = field(repr=False)
     size: int
     path: str
-    skipped: list = field(default_factory=list, repr=False)
-
-    def __len__(self):
-        return len(self.ids)
 
 
 def cache_files(cache_dir, size):
@@ -139,7 +134,7 @@ def open_cache(cache_dir, size=None):
     if images.shape != expected or images.dtype != np.uint8 or len(ids) != n:
         raise HpaError(f"{images_path}: holds {images.dtype} {images.shape}, manifest says uint8 {expected}")
     labels = None if targets is None else targets_to_matrix(targets, where=f"{manifest_path} sample")
-    return ImageCache(images, ids, labels, size, cache_dir, skipped)
+    return ImageCache(images, size, cache_dir, ids=ids, labels=labels, skipped=skipped)
 
 
 def _only_size(cache_dir):
