@@ -1,54 +1,24 @@
-"""``python -m hpa.data_plots``: label statistics and a montage of a Kaggle-layout folder.
+"""``python -m hpa.data_plots``: label statistics and a montage of a labelled image set.
 
     python -m hpa.data_plots --data DIR --out OUTDIR
 
 writes ``label_frequency.png``, ``cooccurrence.png``, ``labels_per_sample.png``
-and ``montage.png`` (see :mod:`hpa.evaluation.data_plots`).
+and ``montage.png`` (see :mod:`hpa.evaluation.data_plots`). ``DIR`` is read by
+:func:`hpa.data.dataset.open_dataset`, the reader training uses: a Kaggle
+folder, or a labels CSV with its images beside it.
 """
 import os
 import sys
 
 import numpy as np
-import pandas as pd
-from PIL import Image
 
 from hpa.cli import ArgumentParser, positive_int, run
-from hpa.data.labels import CHANNELS, NUM_CLASSES, targets_to_matrix
-from hpa.errors import HpaError
+from hpa.data.dataset import open_dataset
+from hpa.data.imageio import resize_area
+from hpa.data.labels import NUM_CLASSES
 from hpa.evaluation.data_plots import plot_cooccurrence, plot_label_frequency, plot_labels_per_sample, plot_montage
 
 PLOT_FILES = ("label_frequency.png", "cooccurrence.png", "labels_per_sample.png", "montage.png")
-
-
-def read_labels(folder):
-    """``folder/train.csv`` -> (Ids, uint8 labels (N, 28))."""
-    csv = os.path.join(folder, "train.csv")
-    if not os.path.isfile(csv):
-        raise HpaError(f"{folder}: no train.csv (expected the Kaggle layout: train.csv and train/)")
-    try:
-        table = pd.read_csv(csv, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise HpaError(f"{csv}: not a readable CSV ({e})") from None
-    if not {"Id", "Target"} <= set(table.columns):
-        raise HpaError(f"{csv}: needs the columns Id and Target")
-    return table["Id"].tolist(), targets_to_matrix(table["Target"].tolist(), where=f"{csv} row")
-
-
-def read_image(folder, sample_id):
-    """The four channel PNGs of one sample -> uint8 (4, H, W)."""
-    planes = []
-    for name in CHANNELS:
-        path = os.path.join(folder, "train", f"{sample_id}_{name}.png")
-        try:
-            with Image.open(path) as im:
-                planes.append(np.asarray(im.convert("L")))
-        except FileNotFoundError:
-            raise HpaError(f"sample {sample_id}: missing {path}") from None
-        except OSError as e:
-            raise HpaError(f"{path}: unreadable image ({e})") from None
-    if len({p.shape for p in planes}) != 1:
-        raise HpaError(f"sample {sample_id}: channels differ in size")
-    return np.stack(planes)
 
 
 def pick_samples(labels, count):
@@ -66,28 +36,34 @@ def pick_samples(labels, count):
     return sorted(chosen + rest[: count - len(chosen)])
 
 
-def draw_all(folder, out_dir, montage=6):
-    """Write the four plots of the Kaggle-layout ``folder`` into ``out_dir``."""
-    ids, labels = read_labels(folder)
-    if len(ids) == 0:
-        raise HpaError(f"{folder}/train.csv has no samples")
+def draw_all(data, out_dir, montage=6):
+    """Write the four plots of the labelled set ``data`` into ``out_dir``.
+
+    ``data`` is anything :func:`hpa.data.dataset.open_dataset` reads: a
+    Kaggle folder (``train.csv`` + ``train/``) or a labels CSV with its images.
+    """
+    dataset = open_dataset(data, split="train")
     os.makedirs(out_dir, exist_ok=True)
     paths = [os.path.join(out_dir, name) for name in PLOT_FILES]
-    plot_label_frequency(labels, paths[0])
-    plot_cooccurrence(labels, paths[1])
-    plot_labels_per_sample(labels, paths[2])
-    rows = pick_samples(labels, montage)
-    images = np.stack([read_image(folder, ids[i]) for i in rows])
-    plot_montage(images, paths[3], labels=labels[rows], ids=[ids[i] for i in rows])
+    plot_label_frequency(dataset.labels, paths[0])
+    plot_cooccurrence(dataset.labels, paths[1])
+    plot_labels_per_sample(dataset.labels, paths[2])
+    rows = pick_samples(dataset.labels, montage)
+    images = [dataset.read(i) for i in rows]
+    # External images come in several sizes; the montage shows them all at the smallest.
+    side = min(min(image.shape[1:]) for image in images)
+    images = np.stack([resize_area(image, side) for image in images])
+    plot_montage(images, paths[3], labels=dataset.labels[rows], ids=[dataset.ids[i] for i in rows])
     return paths
 
 
 def main(argv=None):
     parser = ArgumentParser(
         prog="python -m hpa.data_plots",
-        description="Plot label statistics and sample images of a Kaggle-layout data set.",
+        description="Plot label statistics and sample images of a labelled data set.",
     )
-    parser.add_argument("--data", required=True, help="folder with train.csv and train/")
+    parser.add_argument("--data", required=True,
+                        help="a Kaggle folder (train.csv and train/) or a labels CSV beside its images")
     parser.add_argument("--out", required=True, help="folder for the PNG plots")
     parser.add_argument("--montage", type=positive_int, default=6, help="samples in the montage")
     args = parser.parse_args(argv)

@@ -1,14 +1,7 @@
-"""A resized copy of a dataset's images in one memory-mapped ``.npy`` file.
+"""Build a dataset's image cache (see :mod:`hpa.data.cache_format`), resumably and in parallel.
 
-Decoding 4 PNGs per sample every epoch is far slower than training on small
-images, so each sample is decoded once, shrunk by area averaging and stored:
-
-    cache_dir/images_<S>.npy      uint8 (N, 4, S, S), read through a memmap
-    cache_dir/manifest_<S>.json   Ids, labels, source fingerprint; its
-                                  presence means "this cache is complete"
-    cache_dir/progress_<S>.json   only while building: finished chunks
-
-Several sizes can share one folder.
+Each sample is decoded once, shrunk by area averaging and stored in the
+cache's ``.npy`` file.
 
 Building is split into chunks of consecutive samples, filled by a pool of
 worker processes that write straight into the ``.npy`` memmap. After a
@@ -21,87 +14,30 @@ leaves a cache that looks complete.
 With ``skip_bad``, a sample whose image cannot be decoded is zero-filled
 while building and reported; when the build ends the file is rewritten
 without those rows, so ``images[i]`` always belongs to ``ids[i]``. The copy
-only happens when something was skipped.
-
-The fingerprint compares the image folder, file extension, number of samples
-and a hash of the Ids and labels: a changed CSV or a different set of files
-triggers a rebuild, whereas touching or copying the CSV does not. Changed
-pixels under unchanged file names are not detected. Two processes must not
-build the same cache at once.
+only happens when something was skipped. Two processes must not build the
+same cache at once.
 """
-import hashlib
 import json
 import logging
 import math
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm import tqdm
 
+from hpa.data.cache_format import cache_files, open_cache, source_fingerprint, write_manifest
 from hpa.data.dataset import format_ids
 from hpa.data.imageio import resize_area
-from hpa.data.labels import CHANNELS, multihot_to_target, targets_to_matrix
+from hpa.data.labels import CHANNELS
 from hpa.errors import HpaError
 from minidl.atomic import atomic_path, atomic_write_text
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
 # Upper bound on samples per chunk: seconds of work, so an
 # interruption loses little and the progress file is rewritten rarely.
 MAX_CHUNK = 64
-
-
-@dataclass
-class ImageCache:
-    """A complete cache opened read-only.
-
-    images   uint8 (N, 4, S, S) memmap, channels red, green, blue, yellow
-    ids      N sample Ids, ``ids[i]`` is ``images[i]``
-    labels   uint8 (N, 28) multi-hot, or None for unlabelled data
-    size     S
-    path     the cache folder
-    skipped  (Id, reason) of samples left out because they were unreadable
-    """
-
-    images: np.ndarray = field(repr=False)
-    ids: list = field(repr=False)
-    labels: np.ndarray = field(repr=False)
-    size: int
-    path: str
-    skipped: list = field(default_factory=list, repr=False)
-
-    def __len__(self):
-        return len(self.ids)
-
-
-def _files(cache_dir, size):
-    """(images, manifest, progress) paths of the size-``size`` cache."""
-    return tuple(os.path.join(cache_dir, f"{stem}_{size}.{ext}")
-                 for stem, ext in (("images", "npy"), ("manifest", "json"), ("progress", "json")))
-
-
-def source_fingerprint(dataset):
-    """What must match for a cache to be reused for ``dataset`` (a dict)."""
-    digest = hashlib.sha1()
-    digest.update("\n".join(dataset.ids).encode("utf-8"))
-    if dataset.labels is not None:
-        digest.update(np.ascontiguousarray(dataset.labels).tobytes())
-    return {
-        "root": os.path.abspath(dataset.root),
-        "ext": dataset.ext,
-        "samples": len(dataset),
-        "sha1": digest.hexdigest(),
-    }
-
-
-def _source_info(dataset):
-    """Where the Ids came from, recorded in the manifest for people to read."""
-    st = os.stat(dataset.source)
-    return {"path": os.path.abspath(dataset.source), "bytes": st.st_size,
-            "mtime": st.st_mtime, "layout": dataset.layout}
 
 
 def build_cache(dataset, size, cache_dir, workers=None, skip_bad=False, progress=True,
@@ -118,7 +54,7 @@ def build_cache(dataset, size, cache_dir, workers=None, skip_bad=False, progress
     chunk_size  samples per chunk, the unit of resumption; default chosen
                 from N and ``workers``; a resumed build keeps its own
 
-    Returns the :class:`ImageCache`. A complete cache with the same size and
+    Returns the :class:`~hpa.data.cache_format.ImageCache`. A complete cache with the same size and
     fingerprint is returned as is; a stale one is rebuilt.
     """
     if not isinstance(size, int) or size < 1:
@@ -127,7 +63,7 @@ def build_cache(dataset, size, cache_dir, workers=None, skip_bad=False, progress
         raise HpaError(f"no samples to cache from {dataset.source}")
     cache_dir = os.fspath(cache_dir)
     os.makedirs(cache_dir, exist_ok=True)
-    images_path, manifest_path, progress_path = _files(cache_dir, size)
+    images_path, manifest_path, progress_path = cache_files(cache_dir, size)
     fingerprint = source_fingerprint(dataset)
 
     reusable = _reusable(cache_dir, size, manifest_path, fingerprint)
@@ -257,8 +193,8 @@ def _fill_chunk(start, stop):
 
 def _finish(dataset, size, cache_dir, state):
     """Drop unreadable rows, write the manifest, remove the progress record."""
-    images_path, manifest_path, progress_path = _files(cache_dir, size)
-    bad = dict((i, reason) for i, reason in state["bad"])
+    images_path, _, progress_path = cache_files(cache_dir, size)
+    bad = dict(state["bad"])
     keep = [i for i in range(len(dataset)) if i not in bad]
     if not keep:
         raise HpaError(f"no readable samples in {dataset.root}: all {len(dataset)} failed, "
@@ -268,22 +204,7 @@ def _finish(dataset, size, cache_dir, state):
         _drop_rows(images_path, keep)
         log.warning("skipped %d of %d samples with unreadable images: %s",
                     len(skipped), len(dataset), format_ids(skipped))
-    labels = None
-    if dataset.labels is not None:
-        labels = [multihot_to_target(dataset.labels[i]) for i in keep]
-    manifest = {
-        "format": FORMAT_VERSION,
-        "complete": True,
-        "size": size,
-        "samples": len(keep),
-        "images": os.path.basename(images_path),
-        "fingerprint": state["fingerprint"],
-        "source": _source_info(dataset),
-        "ids": [dataset.ids[i] for i in keep],
-        "labels": labels,
-        "skipped": skipped,
-    }
-    atomic_write_text(manifest_path, json.dumps(manifest))
+    write_manifest(dataset, size, cache_dir, state["fingerprint"], keep, skipped)
     os.remove(progress_path)
     return open_cache(cache_dir, size)
 
@@ -300,58 +221,3 @@ def _drop_rows(images_path, keep):
         out.flush()
         # Both maps must be closed before the file is replaced (Windows).
         del out, source
-
-
-def open_cache(cache_dir, size=None):
-    """Open a complete cache read-only -> :class:`ImageCache`.
-
-    ``size`` picks among several sizes in one folder; it may be left out
-    when the folder holds only one.
-    """
-    cache_dir = os.fspath(cache_dir)
-    if size is None:
-        size = _only_size(cache_dir)
-    images_path, manifest_path, progress_path = _files(cache_dir, size)
-    if not os.path.exists(manifest_path):
-        if os.path.exists(progress_path):
-            raise HpaError(f"{cache_dir}: the size-{size} cache is incomplete (its build was "
-                           f"interrupted); run build_cache again to resume it")
-        raise HpaError(f"{cache_dir}: no size-{size} cache ({os.path.basename(manifest_path)} missing)")
-    try:
-        with open(manifest_path, encoding="utf-8") as f:
-            manifest = json.load(f)
-        complete = manifest["complete"] is True and manifest["format"] == FORMAT_VERSION
-        n, ids, targets = manifest["samples"], manifest["ids"], manifest["labels"]
-        skipped = [tuple(pair) for pair in manifest["skipped"]]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise HpaError(f"{manifest_path}: unreadable cache manifest ({err})") from None
-    if not complete:
-        raise HpaError(f"{manifest_path}: cache is not marked complete (or has an unknown format)")
-    try:
-        images = np.load(images_path, mmap_mode="r")
-    except (OSError, ValueError) as err:
-        raise HpaError(f"{images_path}: unreadable cache images ({err})") from None
-    expected = (n, len(CHANNELS), size, size)
-    if images.shape != expected or images.dtype != np.uint8 or len(ids) != n:
-        raise HpaError(f"{images_path}: holds {images.dtype} {images.shape}, manifest says uint8 {expected}")
-    labels = None if targets is None else targets_to_matrix(targets, where=f"{manifest_path} sample")
-    return ImageCache(images, ids, labels, size, cache_dir, skipped)
-
-
-def _only_size(cache_dir):
-    """The size of the one cache (complete or not) in ``cache_dir``."""
-    try:
-        names = os.listdir(cache_dir)
-    except OSError:
-        raise HpaError(f"{cache_dir}: no such cache folder") from None
-    sizes = set()
-    for name in names:
-        stem, _, rest = name.partition("_")
-        number = rest.removesuffix(".json")
-        if stem in ("manifest", "progress") and number != rest and number.isdigit():
-            sizes.add(int(number))
-    if not sizes:
-        raise HpaError(f"{cache_dir}: no image cache found")
-    if len(sizes) > 1:
-        raise HpaError(f"{cache_dir}: holds caches of sizes {', '.join(map(str, sorted(sizes)))}; pass size=")
-    return sizes.pop()

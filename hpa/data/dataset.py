@@ -42,31 +42,43 @@ _CHANNEL_FILE = re.compile(
 _REPORT_IDS = 10
 
 
+@dataclass(kw_only=True)
+class Samples:
+    """N samples by Id, with their labels: what a :class:`Dataset` lists and
+    an image cache (:class:`hpa.data.cache_format.ImageCache`) holds.
+
+    ids       N sample Ids
+    labels    uint8 (N, 28) multi-hot matrix, ``labels[i]`` of ``ids[i]``, or
+              None for unlabelled data
+    skipped   (Id, reason) of samples left out (missing or unreadable files)
+    """
+
+    ids: list = field(repr=False)
+    labels: np.ndarray = field(repr=False)
+    skipped: list = field(default_factory=list, repr=False)
+
+    def __len__(self):
+        return len(self.ids)
+
+
 @dataclass
-class Dataset:
+class Dataset(Samples):
     """Samples on disk: ``ids[i]`` has the four files ``image_files(i)``.
 
     root      folder holding the image files
-    ids       N sample Ids
-    labels    uint8 (N, 28) multi-hot matrix, or None for unlabelled data
     layout    "kaggle" (8-bit grayscale PNG) or "external" (coloured RGB
               JPEG/PNG or 16-bit originals); :meth:`read` handles any mode
     ext       file extension of the channel files, e.g. ".png"
     source    the CSV the Ids came from, or ``root`` when they came from
               the file names
-    skipped   (Id, reason) of samples dropped by ``skip_bad``
+    ids, labels, skipped  as in :class:`Samples` (``skipped``: samples
+              dropped by ``skip_bad``)
     """
 
     root: str
-    ids: list = field(repr=False)
-    labels: np.ndarray = field(repr=False)
     layout: str
     ext: str
     source: str
-    skipped: list = field(default_factory=list, repr=False)
-
-    def __len__(self):
-        return len(self.ids)
 
     def image_files(self, i):
         """The four channel file paths of sample ``i``, red, green, blue, yellow."""
@@ -169,7 +181,7 @@ def open_dataset(path, split="train", skip_bad=False):
     if not names:
         raise HpaError(f"no samples found in {root}")
     ext = _common_extension(names)
-    dataset = Dataset(root, ids, labels, "kaggle", ext, csv_path or root)
+    dataset = Dataset(root, "kaggle", ext, csv_path or root, ids=ids, labels=labels)
     _drop_incomplete(dataset, set(names), skip_bad)
     if not dataset.ids:
         raise HpaError(f"no samples found in {root} (none has all four {ext} channel files)")

@@ -85,3 +85,33 @@ def targets_to_matrix(targets, where="row"):
     for i, t in enumerate(targets):
         out[i, parse_target(t, f"{where} {i}")] = 1
     return out
+
+
+def as_label_matrix(labels, where="labels", rows=None, classes=None):
+    """Check a multi-hot label matrix and return it as bool (N, C).
+
+    labels   0/1 values of shape (N, C), N and C >= 1: a bool or numeric
+             array (a memmap is read whole: 28 bytes a row), or nested lists
+    where    the argument's name, which starts every error message
+    rows     the N the caller needs; None accepts any
+    classes  the C the caller needs (``NUM_CLASSES`` for HPA labels); None
+             accepts any, as the metrics do
+
+    Returns a new bool array, ``y[i, c]`` true when sample ``i`` has class
+    ``c``. Anything else raises a one-line :class:`HpaError`.
+    """
+    try:
+        y = np.asarray(labels)
+    except (TypeError, ValueError):  # e.g. ragged nested lists
+        raise HpaError(f"{where}: expected a non-empty (N, C) matrix of 0/1 values") from None
+    if y.ndim != 2 or y.shape[0] == 0 or y.shape[1] == 0:
+        raise HpaError(f"{where}: expected a non-empty (N, C) matrix, got shape {y.shape}")
+    if (rows is not None and y.shape[0] != rows) or (classes is not None and y.shape[1] != classes):
+        wanted = f"({'N' if rows is None else rows}, {'C' if classes is None else classes})"
+        raise HpaError(f"{where}: expected shape {wanted}, got {y.shape}")
+    if y.dtype != bool:
+        if not np.issubdtype(y.dtype, np.number):
+            raise HpaError(f"{where}: expected 0/1 values, got dtype {y.dtype}")
+        if not np.isin(y, (0, 1)).all():
+            raise HpaError(f"{where}: expected only 0/1 values")
+    return y.astype(bool)

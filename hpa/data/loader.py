@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from hpa.data.labels import NUM_CLASSES
+from hpa.data.labels import NUM_CLASSES, as_label_matrix
 from hpa.errors import HpaError
 
 # Channel statistics read about this many bytes of float64 at a time.
@@ -48,14 +48,6 @@ def as_images(images):
     if images.dtype not in (np.uint8, np.float32):
         raise HpaError(f"images: dtype must be uint8 or float32, got {images.dtype}")
     return np.asarray(images)
-
-
-def as_labels(labels, n):
-    """Check a multi-hot label matrix with ``n`` rows and 28 columns."""
-    if not hasattr(labels, "shape") or tuple(labels.shape) != (n, NUM_CLASSES):
-        shape = getattr(labels, "shape", type(labels).__name__)
-        raise HpaError(f"labels: expected shape ({n}, {NUM_CLASSES}), got {shape}")
-    return np.asarray(labels)
 
 
 def as_indices(indices, n):
@@ -125,7 +117,7 @@ class BatchLoader:
                  mean=None, std=None, augment=None, drop_last=False, prefetch=2, workers=2):
         self.images = as_images(images)
         n, channels = self.images.shape[:2]
-        self.labels = None if labels is None else as_labels(labels, n)
+        self.labels = None if labels is None else as_label_matrix(labels, rows=n, classes=NUM_CLASSES)
         self.indices = as_indices(indices, n)
         self.batch_size = _as_count(batch_size, "batch_size", 1)
         self.seed = _as_count(seed, "seed", 0)

@@ -13,18 +13,16 @@ differently each time it is loaded, so copies are not exact duplicates.
 """
 import numpy as np
 
-from hpa.data.loader import as_indices, as_labels
+from hpa.data.labels import NUM_CLASSES, as_label_matrix
+from hpa.data.loader import as_indices
 from hpa.errors import HpaError
 
 
-def _labels_of(labels, indices):
+def _rows_with_labels(labels, indices):
     """Validated (rows (M,) int64, multi-hot of those rows (M, 28) bool)."""
-    if not hasattr(labels, "shape") or len(labels.shape) != 2:
-        shape = getattr(labels, "shape", type(labels).__name__)
-        raise HpaError(f"labels: expected a (N, 28) multi-hot matrix, got {shape}")
-    labels = as_labels(labels, labels.shape[0])
+    labels = as_label_matrix(labels, classes=NUM_CLASSES)
     rows = as_indices(indices, len(labels))
-    return rows, labels[rows].astype(bool)
+    return rows, labels[rows]
 
 
 def oversample_indices(labels, indices=None, min_count=500, seed=0):
@@ -46,7 +44,7 @@ def oversample_indices(labels, indices=None, min_count=500, seed=0):
 
     Returns int64 (M + extra,): ``indices`` unchanged, then the copies.
     """
-    rows, present = _labels_of(labels, indices)
+    rows, present = _rows_with_labels(labels, indices)
     if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)) or min_count < 1:
         raise HpaError(f"min_count: expected an integer >= 1, got {min_count!r}")
     rng = np.random.default_rng(seed)
@@ -76,7 +74,7 @@ def class_weighted_indices(labels, indices, n, seed=0):
     labels: (N, 28) multi-hot; indices: rows to draw from (None = all).
     Returns int64 (n,).
     """
-    rows, present = _labels_of(labels, indices)
+    rows, present = _rows_with_labels(labels, indices)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise HpaError(f"n: expected an integer >= 0, got {n!r}")
     if len(rows) == 0:

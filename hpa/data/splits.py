@@ -26,8 +26,8 @@ import numbers
 
 import numpy as np
 
+from hpa.data.labels import as_label_matrix
 from hpa.errors import HpaError
-from hpa.evaluation.metrics import as_label_matrix
 
 
 def _proportions(proportions):

@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from hpa.data.labels import CHANNELS, CLASS_NAMES, NUM_CLASSES
+from hpa.data.labels import CHANNELS, CLASS_NAMES, NUM_CLASSES, as_label_matrix
 from hpa.errors import HpaError
 from minidl.atomic import atomic_path
 
@@ -36,13 +36,6 @@ def _class_labels():
     return [f"{c} {name}" for c, name in enumerate(CLASS_NAMES)]
 
 
-def _check_labels(labels):
-    labels = np.asarray(labels)
-    if labels.ndim != 2 or labels.shape[1] != NUM_CLASSES:
-        raise HpaError(f"labels have shape {labels.shape}, expected (N, {NUM_CLASSES})")
-    return labels.astype(np.int64)
-
-
 def _save(fig, path):
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
@@ -50,7 +43,7 @@ def _save(fig, path):
 
 def plot_label_frequency(labels, path, title="Samples per class"):
     """Horizontal bar per class, labelled with its count (rare ones stay readable)."""
-    counts = _check_labels(labels).sum(axis=0)
+    counts = as_label_matrix(labels, classes=NUM_CLASSES).sum(axis=0)
     fig = Figure(figsize=(8, 8), layout="constrained")
     ax = fig.add_subplot()
     rows = np.arange(NUM_CLASSES)
@@ -67,7 +60,7 @@ def plot_label_frequency(labels, path, title="Samples per class"):
 
 def plot_cooccurrence(labels, path, title="Label co-occurrence"):
     """Heat map of how many samples carry both classes (diagonal: each class)."""
-    y = _check_labels(labels)
+    y = as_label_matrix(labels, classes=NUM_CLASSES).astype(np.int64)
     counts = y.T @ y
     fig = Figure(figsize=(9.5, 8.5), layout="constrained")
     ax = fig.add_subplot()
@@ -84,7 +77,7 @@ def plot_cooccurrence(labels, path, title="Label co-occurrence"):
 
 def plot_labels_per_sample(labels, path, title="Labels per sample"):
     """Bar chart of how many samples have 1, 2, 3, ... labels."""
-    sizes = _check_labels(labels).sum(axis=1)
+    sizes = as_label_matrix(labels, classes=NUM_CLASSES).sum(axis=1)
     hist = np.bincount(sizes, minlength=2)
     fig = Figure(figsize=(6, 4), layout="constrained")
     ax = fig.add_subplot()
@@ -128,6 +121,8 @@ def plot_montage(images, path, labels=None, ids=None, title="Samples"):
     if images.ndim != 4 or images.shape[1] != len(CHANNELS):
         raise HpaError(f"images have shape {images.shape}, expected (N, 4, H, W)")
     n = len(images)
+    if labels is not None:
+        labels = as_label_matrix(labels, rows=n, classes=NUM_CLASSES)
     columns = list(CHANNELS) + ["composite"]
     fig = Figure(figsize=(2.2 * len(columns) + 2.5, 2.2 * n + 0.6), layout="constrained")
     axes = fig.subplots(n, len(columns), squeeze=False)

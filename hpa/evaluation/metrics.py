@@ -17,29 +17,12 @@ C per-class F1 values, so a rare class weighs as much as a common one.
 import numpy as np
 import pandas as pd
 
-from hpa.data.labels import CLASS_NAMES, NUM_CLASSES
+from hpa.data.labels import CLASS_NAMES, NUM_CLASSES, as_label_matrix
 from hpa.errors import HpaError
 
 
-def as_label_matrix(y, name="labels"):
-    """Check that ``y`` is a 0/1 matrix of shape (N, C) and return it as bool.
-
-    Accepts bool or numeric arrays (and nested lists); anything else raises
-    an :class:`HpaError` naming ``name``.
-    """
-    y = np.asarray(y)
-    if y.ndim != 2 or y.shape[0] == 0 or y.shape[1] == 0:
-        raise HpaError(f"{name}: expected a non-empty (N, C) matrix, got shape {y.shape}")
-    if y.dtype != bool:
-        if not np.issubdtype(y.dtype, np.number):
-            raise HpaError(f"{name}: expected 0/1 values, got dtype {y.dtype}")
-        if not np.isin(y, (0, 1)).all():
-            raise HpaError(f"{name}: expected only 0/1 values")
-    return y.astype(bool)
-
-
 def _pair(y_true, y_pred):
-    """Validate both matrices and check that their shapes agree."""
+    """Validate both 0/1 matrices (any C) and check that their shapes agree."""
     t = as_label_matrix(y_true, "y_true")
     p = as_label_matrix(y_pred, "y_pred")
     if t.shape != p.shape:

@@ -1,11 +1,15 @@
 """The built-in synthetic HPA-like data set (``python -m hpa.synthetic``).
 
-    generate     the data set in the Kaggle layout, one random stream per sample
-    label_stats  label sets drawn with the real class frequencies and co-occurrences
-    cells        a field of cultured cells: nuclei, cytoplasm, mitotic cells
-    fields       smooth random fields, spots and ridges the stains are built from
-    stains       the red, blue and yellow reference stains
-    patterns     one green protein pattern per class
+    generate            the data set in the Kaggle layout, one random stream per sample
+    label_stats         label sets drawn with the real class frequencies and co-occurrences
+    layout              where the cells of a field are: seeds, territories, borders
+    cells               what is inside each cell: nucleus, nucleoli, MTOC, mitosis
+    fields              smooth random fields, spots and ridges the stains are built from
+    stains              the red, blue and yellow reference stains
+    patterns            one green protein pattern per class, in class order
+    nuclear_patterns    the patterns in and beside the nucleus
+    cytoplasm_patterns  the patterns of the cytoplasm and the cell outline
+    pattern_parts       rods, rings, puncta and texture the patterns share
 """
 from hpa.synthetic.generate import generate
 

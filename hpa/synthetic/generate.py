@@ -16,8 +16,8 @@ frequencies and co-occurrences (:mod:`hpa.synthetic.label_stats`).
 Sample ``i`` is drawn from its own random stream seeded by ``(seed, i)``, so
 the output depends on ``seed`` only, never on the number of workers.
 
-Interrupted runs: every PNG is written to a temporary name and renamed, and
-``train.csv`` is written last, atomically. A folder with ``train.csv`` is
+Interrupted runs: every file is written atomically (:mod:`minidl.atomic`),
+and ``train.csv`` last. A folder with ``train.csv`` is
 complete; without it, running again keeps the finished images and draws the
 rest. A hidden ``.synthetic.json`` records the parameters, so a folder made
 with other parameters is redrawn, and a folder holding someone else's data
@@ -45,7 +45,7 @@ from hpa.synthetic.fields import Spots, smooth_field
 from hpa.synthetic.label_stats import sample_label_sets
 from hpa.synthetic.patterns import PATTERNS
 from hpa.synthetic.stains import reference_stains
-from minidl.atomic import atomic_write_text
+from minidl.atomic import atomic_path, atomic_write_text
 
 MARKER = ".synthetic.json"
 # Bump when the images change, so old folders are redrawn rather than reused.
@@ -162,13 +162,6 @@ def png_bytes(image):
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
 
 
-def _write_png(path, image):
-    """Write to a temporary name, then rename: never a half-written PNG."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(png_bytes(image))
-    os.replace(tmp, path)
-
-
 def _channel_paths(folder, sample_id):
     return [folder / f"{sample_id}_{name}.png" for name in CHANNELS]
 
@@ -183,7 +176,8 @@ def _render_chunk(task):
             continue
         image = render_sample(classes, size, np.random.default_rng([seed, 1, index]))
         for path, plane in zip(paths, image):
-            _write_png(path, plane)
+            with atomic_path(path) as tmp:  # never a half-written PNG
+                pathlib.Path(tmp).write_bytes(png_bytes(plane))
     return len(samples)
 
 
@@ -214,7 +208,7 @@ def _prepare(out, params):
     csv.unlink(missing_ok=True)
     images.mkdir(parents=True, exist_ok=True)
     for path in images.iterdir():
-        stale = path.name.startswith(".") and path.name.endswith(".tmp")
+        stale = path.name.startswith(".") and ".tmp" in path.suffixes  # a killed write's temp file
         if stale or (old != params and path.suffix == ".png"):
             path.unlink()
     atomic_write_text(marker, json.dumps(params, indent=1) + "\n")

@@ -2,7 +2,7 @@
 
 The numbers below were computed once from the competition's ``train.csv``
 (31,072 label sets) with :func:`stats_from_csv`; the file itself is not part
-of the project. ``tests/test_synthetic.py`` recomputes them when the real file
+of the project. ``tests/hpa/test_synthetic.py`` recomputes them when the real file
 is present and checks that they still agree.
 
 Three statistics describe the labels:

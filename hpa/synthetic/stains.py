@@ -14,8 +14,8 @@ protein looks like the red channel, an ER protein like the yellow one.
 """
 import numpy as np
 
-from hpa.synthetic.cells import MITOTIC
 from hpa.synthetic.fields import length, noise, noise_pair, ridges
+from hpa.synthetic.layout import MITOTIC
 
 
 def cell_gains(rng, cells, spread):

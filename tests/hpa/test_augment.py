@@ -1,22 +1,9 @@
 import numpy as np
 import pytest
 
-from hpa.data.augment import (
-    MODES,
-    Affine,
-    Brightness,
-    Compose,
-    Contrast,
-    Dihedral,
-    GaussianBlur,
-    GaussianNoise,
-    RandomCrop,
-    Rotate,
-    affine_matrices,
-    default_augmentation,
-    dihedral,
-    warp_affine,
-)
+from hpa.data.affine import MODES, Affine, RandomCrop, Rotate, affine_matrices, warp_affine
+from hpa.data.augment import Brightness, Compose, Contrast, Dihedral, default_augmentation, dihedral
+from hpa.data.noise_blur import GaussianBlur, GaussianNoise
 from hpa.errors import HpaError
 
 

@@ -1,4 +1,4 @@
-"""Tests for hpa.data.cache: build, reuse, resume, rebuild and skip unreadable samples."""
+"""Tests for hpa.data.cache and hpa.data.cache_format: build, reuse, resume, rebuild and skip unreadable samples."""
 import json
 import logging
 import os
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hpa.data.cache import build_cache, open_cache
+from hpa.data.cache import build_cache
+from hpa.data.cache_format import open_cache
 from hpa.data.dataset import open_dataset
 from hpa.data.imageio import resize_area
 from hpa.data.labels import CHANNELS

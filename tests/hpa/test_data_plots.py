@@ -31,9 +31,22 @@ def test_label_plots(plot, tmp_path):
     assert _is_png(path)
 
 
-def test_label_plots_reject_wrong_shape(tmp_path):
-    with pytest.raises(HpaError, match="shape"):
-        data_plots.plot_label_frequency(np.zeros((4, 5)), tmp_path / "x.png")
+@pytest.mark.parametrize("plot", [data_plots.plot_label_frequency, data_plots.plot_cooccurrence,
+                                  data_plots.plot_labels_per_sample])
+@pytest.mark.parametrize("labels, message", [
+    (np.zeros((4, 5)), r"expected shape \(N, 28\)"),
+    (np.full((4, 28), 2), "expected only 0/1 values"),
+])
+def test_label_plots_reject_bad_labels(plot, labels, message, tmp_path):
+    with pytest.raises(HpaError, match=f"^labels: {message}"):
+        plot(labels, tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_montage_rejects_labels_of_other_samples(tmp_path):
+    images = np.zeros((3, 4, 8, 8), np.uint8)
+    with pytest.raises(HpaError, match=r"^labels: expected shape \(3, 28\), got \(2, 28\)"):
+        data_plots.plot_montage(images, tmp_path / "x.png", labels=_labels(2))
 
 
 def test_montage(tmp_path):
@@ -69,7 +82,24 @@ def test_command_on_a_kaggle_folder(tmp_path, capsys):
     assert str(out / "montage.png") in capsys.readouterr().out
 
 
+def test_command_on_a_labels_csv(tmp_path):
+    data = generate(tmp_path / "data", n=4, size=40, seed=1, workers=1, progress=False)
+    out = tmp_path / "plots"
+    assert command.main(["--data", str(data / "train.csv"), "--out", str(out), "--montage", "2"]) == 0
+    assert all(_is_png(out / name) for name in command.PLOT_FILES)
+
+
 def test_command_reports_a_missing_folder(tmp_path, capsys):
     code = run(command.main, ["--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "o")])
     assert code == 2
-    assert "train.csv" in capsys.readouterr().err
+    assert f"{tmp_path / 'nothing'}: no such file or folder" in capsys.readouterr().err
+
+
+def test_command_reports_a_missing_channel_file(tmp_path, capsys):
+    data = generate(tmp_path / "data", n=3, size=40, seed=0, workers=1, progress=False)
+    missing = sorted((data / "train").glob("*_yellow.png"))[1]
+    missing.unlink()
+    code = run(command.main, ["--data", str(data), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"missing yellow channel file {missing}" in err

@@ -161,6 +161,7 @@ def test_breaking_early_stops_workers_without_hanging():
     (dict(images=np.zeros((4, 8, 8), np.uint8)), "images"),
     (dict(images=np.zeros((N, 4, 8, 8), np.int16)), "images"),
     (dict(labels=np.zeros((N, 27))), "labels"),
+    (dict(labels=np.full((N, 28), 2)), "labels"),
     (dict(indices=[0, N]), "indices"),
     (dict(indices=[[0, 1]]), "indices"),
     (dict(indices=[0.5]), "indices"),

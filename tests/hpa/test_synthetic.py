@@ -185,16 +185,20 @@ def test_other_seed_other_set(small_set, tmp_path):
 def test_interrupted_generation_is_finished(tmp_path):
     folder = generate(tmp_path / "set", n=6, size=SIZE, seed=0, workers=1, progress=False)
     csv = (folder / "train.csv").read_bytes()
+    names = [p.name for p in (folder / "train").iterdir()]
     one = sorted((folder / "train").iterdir())[5]
     content = one.read_bytes()
     # As if killed before the end: no CSV, one image missing, a temp file left.
     (folder / "train.csv").unlink()
     one.unlink()
-    (folder / "train" / ".leftover.png.tmp").write_bytes(b"half")
+    leftovers = [folder / "train" / ".leftover.png.tmp", folder / "train" / f".{one.name}.k2x9q1.tmp.png"]
+    for leftover in leftovers:
+        leftover.write_bytes(b"half")
     generate(folder, n=6, size=SIZE, seed=0, workers=1, progress=False)
     assert (folder / "train.csv").read_bytes() == csv
     assert one.read_bytes() == content
-    assert not (folder / "train" / ".leftover.png.tmp").exists()
+    assert not any(leftover.exists() for leftover in leftovers)
+    assert sorted(p.name for p in (folder / "train").iterdir()) == sorted(names)
 
 
 def test_finished_set_is_reused_and_other_parameters_redraw(tmp_path):
