@@ -18,9 +18,8 @@ import numbers
 
 import numpy as np
 
-from hpa.data.labels import CLASS_NAMES, NUM_CLASSES
+from hpa.data.labels import CLASS_NAMES, NUM_CLASSES, as_label_matrix
 from hpa.errors import HpaError
-from hpa.evaluation.metrics import as_label_matrix
 from minidl.atomic import atomic_write_text
 
 DEFAULT_STEP = 0.005
