@@ -1,6 +1,7 @@
 """Containers: naming, forward wiring against hand-wired references, gradient checks, PyTorch parity."""
 import numpy as np
 import pytest
+from parity import assert_torch_parity, copy_into, random_array
 
 from minidl.gradcheck import check_module
 from minidl.layers.activations import Sigmoid
@@ -9,29 +10,6 @@ from minidl.layers.conv import Conv2d
 from minidl.layers.linear import Linear
 from minidl.layers.shape import ChannelSelect
 
-
-def _x(shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def _copy_into(ours, ref):
-    """Load a torch module's weights into ours (float64) by matching names."""
-    ours.astype(np.float64).load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
-
-
-def _torch_parity(ours, ref, x, torch):
-    """Forward, input gradient and every parameter gradient agree with torch."""
-    ref.zero_grad()
-    xt = torch.tensor(x, requires_grad=True)
-    yt = ref(xt)
-    dy = _x(tuple(yt.shape), 99)
-    yt.backward(torch.tensor(dy))
-    ours.zero_grad()
-    np.testing.assert_allclose(ours(x), yt.detach().numpy(), rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(ours.backward(dy), xt.grad.numpy(), rtol=1e-9, atol=1e-12)
-    grads = {name: p.grad for name, p in ref.named_parameters()}
-    for name, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad, grads[name].numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
 
 
 # --- Sequential and ModuleList -------------------------------------------------------------
@@ -51,7 +29,7 @@ def test_sequential_names_indexes_and_appends():
 
 def test_sequential_chains_forward_and_gradcheck():
     seq = Sequential(Linear(7, 5, bias=False), Sigmoid(), Linear(5, 3, bias=False)).astype(np.float64)
-    x = _x((2, 7))
+    x = random_array((2, 7))
     np.testing.assert_allclose(seq(x), seq[2](seq[1](seq[0](x))), rtol=1e-15)
     check_module(seq, x[:1], tol=1e-6)
 
@@ -63,16 +41,16 @@ def test_concat_names_branches_and_concatenates_on_axis_1():
     cat = Concat(left, right).astype(np.float64)
     assert [n for n, _ in cat.named_parameters()] == ["branches.0.weight", "branches.0.bias",
                                                       "branches.1.weight", "branches.1.bias"]
-    x = _x((4, 5))
+    x = random_array((4, 5))
     np.testing.assert_array_equal(cat(x), np.concatenate([left(x), right(x)], axis=1))
 
 
 def test_concat_gradcheck_features_and_channels():
-    check_module(Concat(Linear(7, 3, bias=False), Linear(7, 5, bias=False)), _x((1, 7)), tol=1e-6)
+    check_module(Concat(Linear(7, 3, bias=False), Linear(7, 5, bias=False)), random_array((1, 7)), tol=1e-6)
     branches = Concat(Sequential(ChannelSelect((0, 1)), Conv2d(2, 3, 3, padding=1, bias=False)),
                       Sequential(ChannelSelect((2,)), Conv2d(1, 2, 1, bias=False)),
                       Conv2d(3, 1, 3, bias=False, padding=1))
-    check_module(branches, _x((1, 3, 5, 3)), tol=1e-6)
+    check_module(branches, random_array((1, 3, 5, 3)), tol=1e-6)
 
 
 def test_concat_rejects_mismatched_outputs():
@@ -95,15 +73,15 @@ def test_concat_matches_torch():
 
     ref = TorchConcat(torch.nn.Linear(6, 2), torch.nn.Linear(6, 4)).double()
     ours = Concat(Linear(6, 2), Linear(6, 4))
-    _copy_into(ours, ref)
-    _torch_parity(ours, ref, _x((3, 6)), torch)
+    copy_into(ours, ref)
+    assert_torch_parity(ours, ref, random_array((3, 6)), torch)
 
 
 # --- Residual -----------------------------------------------------------------------------
 
 def test_residual_adds_identity_or_projection():
     body = Linear(4, 4).astype(np.float64)
-    x = _x((2, 4))
+    x = random_array((2, 4))
     np.testing.assert_allclose(Residual(body)(x), body(x) + x, rtol=1e-15)
     proj = Linear(4, 3, bias=False).astype(np.float64)
     narrow = Linear(4, 3).astype(np.float64)
@@ -118,7 +96,7 @@ def test_residual_adds_identity_or_projection():
 def test_residual_gradcheck(projection):
     body = Sequential(Conv2d(3, 3, 3, padding=1, bias=False), Sigmoid(), Conv2d(3, 3, 1, bias=False))
     proj = Conv2d(3, 3, 1, bias=False) if projection else None
-    check_module(Residual(body, proj), _x((1, 3, 5, 3)), tol=1e-6)
+    check_module(Residual(body, proj), random_array((1, 3, 5, 3)), tol=1e-6)
 
 
 def test_residual_matches_torch():
@@ -134,15 +112,15 @@ def test_residual_matches_torch():
 
     ref = TorchResidual(torch.nn.Conv2d(2, 3, 3, padding=1), torch.nn.Conv2d(2, 3, 1, bias=False)).double()
     ours = Residual(Conv2d(2, 3, 3, padding=1), Conv2d(2, 3, 1, bias=False))
-    _copy_into(ours, ref)
-    _torch_parity(ours, ref, _x((2, 2, 5, 4)), torch)
+    copy_into(ours, ref)
+    assert_torch_parity(ours, ref, random_array((2, 2, 5, 4)), torch)
 
 
 # --- ColumnSplit -----------------------------------------------------------------------------
 
 def test_column_split_feeds_each_branch_its_block_of_columns():
     split = ColumnSplit(Linear(2, 3), Linear(2, 1)).astype(np.float64)
-    x = _x((4, 4))
+    x = random_array((4, 4))
     y = split(x)
     first, second = split.branches
     expected = np.concatenate([x[:, :2] @ first.weight.data.T + first.bias.data,
@@ -153,7 +131,7 @@ def test_column_split_feeds_each_branch_its_block_of_columns():
 @pytest.mark.parametrize("batch", [1, 3])
 def test_column_split_gradcheck(batch):
     split = ColumnSplit(Sequential(Linear(3, 2), Sigmoid()), Linear(3, 4), Linear(3, 1))
-    check_module(split, _x((batch, 9), seed=batch))
+    check_module(split, random_array((batch, 9), seed=batch))
 
 
 def test_column_split_rejects_indivisible_width():

@@ -5,35 +5,13 @@ backward against PyTorch twins, and argument checks.
 """
 import numpy as np
 import pytest
+from parity import assert_torch_parity, copy_into, random_array
 
 from hpa.models.densenet import DenseBlock, DenseLayer
 from hpa.models.gapnet import GapTaps
 from minidl.gradcheck import check_module
 from minidl.layers import BatchNorm2d, Conv2d, ReLU, Sequential, Sigmoid
 
-
-def _x(shape, seed=0):
-    return np.random.default_rng(seed).standard_normal(shape)
-
-
-def _copy_into(ours, ref):
-    """Load a torch module's weights into ours (float64) by matching names."""
-    ours.astype(np.float64).load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
-
-
-def _torch_parity(ours, ref, x, torch):
-    """Forward, input gradient and every parameter gradient agree with torch."""
-    ref.zero_grad()
-    xt = torch.tensor(x, requires_grad=True)
-    yt = ref(xt)
-    dy = _x(tuple(yt.shape), 99)
-    yt.backward(torch.tensor(dy))
-    ours.zero_grad()
-    np.testing.assert_allclose(ours(x), yt.detach().numpy(), rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(ours.backward(dy), xt.grad.numpy(), rtol=1e-9, atol=1e-12)
-    grads = {name: p.grad for name, p in ref.named_parameters()}
-    for name, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad, grads[name].numpy(), rtol=1e-9, atol=1e-12, err_msg=name)
 
 
 # --- GapTaps -----------------------------------------------------------------------------
@@ -46,7 +24,7 @@ def _stages():
 
 def test_gap_taps_concatenates_pooled_stage_outputs():
     stages = _stages()
-    x = _x((2, 3, 7, 5))
+    x = random_array((2, 3, 7, 5))
     h1 = stages[0].astype(np.float64)(x)
     h2 = stages[1].astype(np.float64)(h1)
     h3 = stages[2].astype(np.float64)(h2)
@@ -63,7 +41,7 @@ def test_gap_taps_concatenates_pooled_stage_outputs():
                                                      ((0, 2), 0.5, False)])
 def test_gap_taps_gradcheck(taps, dropout, training):
     layer = GapTaps(_stages(), dropout=dropout, taps=taps).train(training)
-    check_module(layer, _x((1, 3, 5, 3), 1), tol=1e-6)
+    check_module(layer, random_array((1, 3, 5, 3), 1), tol=1e-6)
 
 
 def test_gap_taps_rejects_bad_taps():
@@ -97,15 +75,15 @@ def test_gap_taps_matches_torch():
                         nn.Sequential(nn.Conv2d(4, 5, 3, stride=2), nn.BatchNorm2d(5), nn.ReLU())]).double()
     ours = GapTaps([Sequential(Conv2d(3, 4, 3, padding=1), ReLU()),
                     Sequential(Conv2d(4, 5, 3, stride=2), BatchNorm2d(5), ReLU())])
-    _copy_into(ours, ref)
-    _torch_parity(ours, ref, _x((2, 3, 9, 8)), torch)
+    copy_into(ours, ref)
+    assert_torch_parity(ours, ref, random_array((2, 3, 9, 8)), torch)
 
 
 # --- DenseBlock ----------------------------------------------------------------------------
 
 def test_dense_block_appends_each_layers_output_to_its_input():
     block = DenseBlock(3, 2, 3, bn_size=2).astype(np.float64)
-    x = _x((2, 2, 5, 4))
+    x = random_array((2, 2, 5, 4))
     features = x
     for i in range(3):
         features = np.concatenate([features, getattr(block, f"denselayer{i + 1}")(features)], axis=1)
@@ -129,7 +107,7 @@ def test_dense_block_gradcheck(bn_size, training):
             module.weight.data[...] = rng.uniform(0.5, 1.5, module.num_features)
             module.bias.data[...] = rng.uniform(-0.5, 0.5, module.num_features)
             module.running_mean[...] = rng.uniform(-0.5, 0.5, module.num_features)
-    check_module(block, _x((1, 3, 5, 3), 4), tol=1e-6)
+    check_module(block, random_array((1, 3, 5, 3), 4), tol=1e-6)
 
 
 @pytest.mark.parametrize("bn_size", [2, None])
@@ -182,10 +160,10 @@ def test_dense_block_matches_torch_in_train_and_eval():
 
     ref = TorchDenseBlock(3, 4, 3, 2).double()
     ours = DenseBlock(3, 4, 3, bn_size=2)
-    _copy_into(ours, ref)
+    copy_into(ours, ref)
     for training in (True, False):
         ref.train(training)
         ours.train(training)
-        _torch_parity(ours, ref, _x((2, 4, 6, 5), 5), torch)
+        assert_torch_parity(ours, ref, random_array((2, 4, 6, 5), 5), torch)
         for name, value in ref.state_dict().items():  # running statistics moved alike
             np.testing.assert_allclose(ours.state_dict()[name], value.numpy(), rtol=1e-9, err_msg=name)
