@@ -1,0 +1,80 @@
+"""The sharded loader: disjoint slices of the single-process batches, the same whatever the number of ranks."""
+import numpy as np
+import pytest
+
+from hpa.augment import default_augmentation
+from hpa.errors import HpaError
+from hpa.loader import BatchLoader
+from hpa.sampling import oversample_indices
+from hpa.sharded_loader import ShardedBatchLoader
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (23, 4, 8, 8), dtype=np.uint8)
+    labels = (rng.random((23, 28)) < 0.2).astype(np.uint8)
+    return images, labels
+
+
+def _epoch(loader, epoch):
+    loader.set_epoch(epoch)
+    return list(loader)
+
+
+def _global_batches(data, world_size, indices=None, augment=None, drop_last=False, workers=0):
+    """Batch k of every rank, concatenated in rank order, for epochs 0 and 1."""
+    images, labels = data
+    ranks = [ShardedBatchLoader(images, labels, indices, batch_size=5, seed=3, augment=augment, drop_last=drop_last,
+                                workers=workers, rank=r, world_size=world_size) for r in range(world_size)]
+    result = []
+    for epoch in (0, 1):
+        per_rank = [_epoch(loader, epoch) for loader in ranks]
+        for batches in zip(*per_rank):
+            result.append((np.concatenate([x for x, _ in batches]), np.concatenate([y for _, y in batches])))
+    return result
+
+
+@pytest.mark.parametrize("world_size", [1, 2, 3])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_ranks_together_see_the_single_process_batches(data, world_size, drop_last):
+    images, labels = data
+    single = BatchLoader(images, labels, batch_size=5, seed=3, drop_last=drop_last, workers=0)
+    expected = _epoch(single, 0) + _epoch(single, 1)
+    got = _global_batches(data, world_size, drop_last=drop_last)
+    assert len(got) == len(expected)
+    for (x, y), (ex, ey) in zip(got, expected):
+        assert np.array_equal(x, ex) and np.array_equal(y, ey)
+
+
+@pytest.mark.parametrize("world_size", [2, 3, 5])
+def test_augmented_and_oversampled_batches_do_not_depend_on_the_number_of_ranks(data, world_size):
+    indices = oversample_indices(data[1], np.arange(20), min_count=4, seed=3)
+    one = _global_batches(data, 1, indices, default_augmentation(), drop_last=True)
+    many = _global_batches(data, world_size, indices, default_augmentation(), drop_last=True, workers=2)
+    for (x, y), (ex, ey) in zip(many, one):
+        assert np.array_equal(x, ex) and np.array_equal(y, ey)
+    assert not np.array_equal(one[0][0], _global_batches(data, 1, indices, drop_last=True)[0][0])  # augmentation did act
+
+
+def test_slices_are_disjoint_and_cover_each_batch(data):
+    images, labels = data
+    jobs = []
+    for rank in range(3):
+        loader = ShardedBatchLoader(images, labels, batch_size=5, rank=rank, world_size=3)
+        jobs.append([loader._job(loader.epoch_order(0), 0, k) for k in range(len(loader))])
+    for k, parts in enumerate(zip(*jobs)):
+        positions = np.concatenate([p for _, _, p in parts])
+        assert np.array_equal(positions, np.arange(5 * k, min(5 * k + 5, 23)))
+
+
+def test_global_batch_sizes_and_errors(data):
+    images, labels = data
+    loader = ShardedBatchLoader(images, labels, batch_size=5, rank=1, world_size=2)
+    assert loader.global_batch_sizes().tolist() == [5, 5, 5, 5, 3]
+    with pytest.raises(HpaError, match="--batch-size 2: must be at least the number of ranks"):
+        ShardedBatchLoader(images, labels, batch_size=2, rank=0, world_size=3)
+    with pytest.raises(HpaError, match="last batch of an epoch has 3 samples, fewer than the 4 ranks"):
+        ShardedBatchLoader(images, labels, batch_size=5, rank=0, world_size=4)
+    with pytest.raises(HpaError, match="rank: expected 0..1"):
+        ShardedBatchLoader(images, labels, batch_size=5, rank=2, world_size=2)
