@@ -10,6 +10,7 @@
     noise_blur    Gaussian noise and blur augmentations
     affine        bilinear affine warps, and rotation, crop and affine augmentations
     loader        seeded, prefetching batches of normalised float32 images
+    sharded_loader  one rank's slice of every batch, for data-parallel runs
     sampling      rare-class oversampling
     splits        iterative-stratification hold-out and K-fold splits
 """

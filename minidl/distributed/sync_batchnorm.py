@@ -83,11 +83,11 @@ class SyncBatchNorm(_BatchNorm):
         gamma = self.weight.data.astype(x.dtype, copy=False)
         y = xc * (gamma * inv_std)[:, None]
         y += self.bias.data.astype(x.dtype, copy=False)[:, None]
-        self._cache = xc, inv_std, gamma, m, True
+        self.save_for_backward(xc, inv_std, gamma, m, True)
         return y.reshape(x.shape)
 
     def backward(self, dy):
-        xc, inv_std, gamma, m, training = self._cache
+        xc, inv_std, gamma, m, training = self.saved()
         if not training:
             return super().backward(dy)
         xp = backend.get_array_module(dy)
@@ -100,7 +100,7 @@ class SyncBatchNorm(_BatchNorm):
         self.weight.grad += sums[c:].astype(dy.dtype)  # and of dL/dgamma
         self._group().allreduce(sums, what="SyncBatchNorm all-reduce of the backward sums")
         dbeta, dgamma = sums[:c].astype(dy.dtype), sums[c:].astype(dy.dtype)
-        self._cache = None
+        self.free_saved()
         # gamma*r*(g - dbeta/M - xhat*dgamma/M) with xhat = xc*r, in xc's memory.
         dx = xc
         dx *= (-(inv_std * dgamma) / m)[:, None]

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from hpa.augment import default_augmentation
+from hpa.data.augment import default_augmentation
 from hpa.errors import HpaError
-from hpa.loader import BatchLoader
-from hpa.sampling import oversample_indices
-from hpa.sharded_loader import ShardedBatchLoader
+from hpa.data.loader import BatchLoader
+from hpa.data.sampling import oversample_indices
+from hpa.data.sharded_loader import ShardedBatchLoader
 
 
 @pytest.fixture(scope="module")

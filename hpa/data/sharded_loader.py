@@ -31,8 +31,8 @@ import itertools
 
 import numpy as np
 
+from hpa.data.loader import BatchLoader, _run_ahead
 from hpa.errors import HpaError
-from hpa.loader import BatchLoader, _run_ahead
 from minidl.distributed import shard_bounds
 
 
