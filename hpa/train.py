@@ -25,6 +25,7 @@ from hpa.evaluation.inference import use_device
 from hpa.evaluation.report import write_report
 from hpa.evaluation.training_plots import plot_training_curves
 from hpa.models import MODELS, build_model
+from hpa.training import distributed
 from hpa.training.config import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
 from hpa.training.run import output_folder, splits, train_one
 
@@ -88,6 +89,7 @@ def build_parser(model=None, fixed=False, description=None):
     t.add_argument("--seed", type=int, default=config.seed,
                    help="seeds initialisation, split, batch order, augmentation and dropout")
     t.add_argument("--device", choices=("cpu", "gpu"), default=config.device, help="gpu needs CuPy")
+    distributed.add_arguments(t)
     t.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
                    help="network constructor option, e.g. variant=pl (repeatable)")
     r = p.add_argument_group("output and resuming")
@@ -135,12 +137,21 @@ def main(argv=None, model=None, description=None):
     config = parse_config(argv, model, description)
     use_device(config.device)
     build_model(config.model, image_size=config.image_size, **config.model_options)  # bad options fail now
+    group = distributed.start(config)
+    with distributed.failing_rank_ends_job(group):
+        return _run(config, group)
+
+
+def _run(config, group):
     out_dir = output_folder(config)
     print(f"output folder: {os.path.abspath(out_dir)}")
 
-    data = config.data or synthetic_data(config.synthetic_n, config.synthetic_size, seed=0, root=config.cache_dir)
-    cache = cached_images(data, config.image_size, root=config.cache_dir, workers=config.workers,
-                          skip_bad=config.skip_bad)
+    def prepare_data():  # rank 0 first: it generates and caches, the others reuse
+        data = config.data or synthetic_data(config.synthetic_n, config.synthetic_size, seed=0, root=config.cache_dir)
+        return data, cached_images(data, config.image_size, root=config.cache_dir, workers=config.workers,
+                                   skip_bad=config.skip_bad)
+
+    data, cache = distributed.root_first(group, prepare_data)
     print(f"data: {data} ({len(cache)} samples, cached at {config.image_size} px in {cache.path})")
 
     results = []
@@ -148,11 +159,15 @@ def main(argv=None, model=None, description=None):
         run_dir = os.path.join(out_dir, name) if name else out_dir
         if name:
             print(f"--- {name}: {len(train_idx)} training, {len(val_idx)} validation samples")
-        results.append(train_one(config, cache, name, train_idx, val_idx, run_dir))
+        results.append(train_one(config, cache, name, train_idx, val_idx, run_dir, group=group))
+        if not group.is_root:
+            continue
         plot_training_curves(os.path.join(run_dir, "metrics.csv"), os.path.join(run_dir, "training_curves.png"))
         if name:
             write_report(run_dir, *results[-1])
 
+    if not group.is_root:
+        return 0
     # Out-of-fold predictions of all folds together, or the single hold-out.
     probs = np.concatenate([r[0] for r in results])
     y_true = np.concatenate([r[1] for r in results])

@@ -65,6 +65,12 @@ class ShardedBatchLoader(BatchLoader):
             sizes[-1] = len(self.indices) % self.batch_size
         return sizes
 
+    def local_batch_sizes(self):
+        """Rows of this rank's slice of each global batch, (len(self),) ints."""
+        return np.array([stop - start for start, stop in
+                         (shard_bounds(int(n), self.rank, self.world_size) for n in self.global_batch_sizes())],
+                        dtype=np.int64)
+
     def __iter__(self):
         epoch = self.epoch
         order = self.epoch_order(epoch)

@@ -67,6 +67,8 @@ class TrainConfig:
     resume: str = None              # last.npz of an interrupted run
     init: str = None                # weights to start from (fine-tuning)
     freeze_features: bool = False
+    distributed: bool = False       # data-parallel over the ranks of mpiexec (hpa.training.distributed)
+    sync_batchnorm: bool = True     # with distributed: batch statistics of the global batch
 
     @classmethod
     def for_model(cls, model, **values):

@@ -9,6 +9,7 @@ arrive as an opened image cache (``cache.images`` uint8 (N, 4, S, S),
 """
 import dataclasses
 import datetime
+import functools
 import os
 
 import minidl as md
@@ -16,13 +17,16 @@ from hpa.data.augment import default_augmentation
 from hpa.data.labels import CLASS_NAMES
 from hpa.data.loader import BatchLoader, channel_stats
 from hpa.data.sampling import oversample_indices
+from hpa.data.sharded_loader import ShardedBatchLoader
 from hpa.data.splits import holdout_split, kfold_split
 from hpa.errors import HpaError
 from hpa.evaluation.thresholds import save_thresholds, search_thresholds
 from hpa.models import build_model
 from hpa.models.checkpoint import load_checkpoint, save_checkpoint
+from hpa.training.distributed import DistributedTrainer
 from hpa.training.trainer import Trainer
 from minidl import StateDictError
+from minidl.distributed import SingleProcessGroup, SyncBatchNorm, shard
 
 
 def output_folder(config):
@@ -57,30 +61,44 @@ def load_init(model, path, model_name):
         raise HpaError(f"--init {path}: {error}") from None
 
 
-def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print):
-    """Train one model on one split; returns (validation probabilities, validation labels)."""
+def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print, group=SingleProcessGroup()):
+    """Train one model on one split; returns (validation probabilities, validation labels).
+
+    With ``config.distributed``, this process is one rank of ``group``: it
+    trains on its slice of every batch and validates its slice of the
+    validation set (see :mod:`hpa.training.distributed`).
+    """
     labels = cache.labels
     md.manual_seed(config.seed)
     mean, std = channel_stats(cache.images, train_idx, seed=config.seed)
     fit_idx = oversample_indices(labels, train_idx, min_count=config.oversample, seed=config.seed) \
         if config.oversample > 0 else train_idx
-    train_loader = BatchLoader(cache.images, labels, fit_idx, batch_size=config.batch_size, shuffle=True,
-                               seed=config.seed, mean=mean, std=std,
-                               augment=default_augmentation() if config.augment else None,
-                               drop_last=len(fit_idx) > config.batch_size)
-    val_loader = BatchLoader(cache.images, labels, val_idx, batch_size=64, shuffle=False, mean=mean, std=std)
+    loader, shards = ((ShardedBatchLoader, dict(rank=group.rank, world_size=group.size)) if config.distributed
+                      else (BatchLoader, {}))
+    train_loader = loader(cache.images, labels, fit_idx, batch_size=config.batch_size, shuffle=True,
+                          seed=config.seed, mean=mean, std=std,
+                          augment=default_augmentation() if config.augment else None,
+                          drop_last=len(fit_idx) > config.batch_size, **shards)
+    val_loader = BatchLoader(cache.images, labels, shard(val_idx, group.rank, group.size), batch_size=64,
+                             shuffle=False, mean=mean, std=std)
     model = build_model(config.model, image_size=config.image_size, **config.model_options)
+    if config.distributed and config.sync_batchnorm:
+        model = SyncBatchNorm.convert_sync_batchnorm(model, group)
     model.to(config.device)
     if config.init:
         load_init(model, config.init, config.model)
     meta = {"model": config.model, "model_options": config.model_options, "image_size": config.image_size,
             "mean": mean.tolist(), "std": std.tolist(), "class_names": list(CLASS_NAMES),
             "config": dataclasses.asdict(config), "split": name or "holdout"}
-    trainer = Trainer(model, config, train_loader, val_loader, labels[val_idx], labels[fit_idx],
-                      out_dir, meta, device=config.device)
+    trainer = (functools.partial(DistributedTrainer, group=group) if config.distributed else Trainer)(
+        model, config, train_loader, val_loader, labels[val_idx], labels[fit_idx], out_dir, meta, device=config.device)
     if config.resume:
         epoch = trainer.resume(config.resume)
         log(f"resuming from {config.resume} at epoch {epoch + 1}")
+    if config.distributed:
+        trainer.broadcast_model()
+        log(f"data-parallel on {group.size} ranks: global batch {config.batch_size}, "
+            f"about {config.batch_size / group.size:.3g} samples per rank")
     n_params = sum(p.data.size for p in model.parameters())
     log(f"{config.model}: {n_params:,} parameters; {len(fit_idx)} training samples "
         f"({len(train_idx)} before oversampling), {len(val_idx)} validation samples, "
@@ -94,6 +112,7 @@ def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print):
     _, probs = trainer.validate()
     thresholds = search_thresholds(probs, labels[val_idx])
     meta["thresholds"] = thresholds.tolist()
-    save_checkpoint(best, model, meta, train_state)
-    save_thresholds(os.path.join(out_dir, "thresholds.json"), thresholds, CLASS_NAMES)
+    if group.is_root:
+        save_checkpoint(best, model, meta, train_state)
+        save_thresholds(os.path.join(out_dir, "thresholds.json"), thresholds, CLASS_NAMES)
     return probs, labels[val_idx]

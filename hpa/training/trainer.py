@@ -67,7 +67,11 @@ class Trainer:
 
     ``meta`` (model name, options, input size, channel statistics) goes into
     every checkpoint, so ``hpa.predict`` can rebuild the model from it.
+    ``is_root``: this process shows progress and writes metrics (False on the
+    other ranks of a distributed run, see :mod:`hpa.training.distributed`).
     """
+
+    is_root = True
 
     def __init__(self, model, config, train_loader, val_loader, val_labels, train_labels,
                  out_dir, meta, device=None):
@@ -123,7 +127,7 @@ class Trainer:
         self.train_loader.set_epoch(epoch)
         total, count, start = 0.0, 0, time.perf_counter()
         bar = tqdm(self.train_loader, desc=f"epoch {epoch + 1}/{self.config.epochs}", unit="batch",
-                   leave=False, dynamic_ncols=True)
+                   leave=False, dynamic_ncols=True, disable=not self.is_root)
         for x, y in bar:
             x, y = md.to_device(x, self.device), md.to_device(y, self.device)
             logits = self.model(x)
@@ -131,8 +135,7 @@ class Trainer:
             if not np.isfinite(loss):
                 raise HpaError(f"epoch {epoch + 1}: training loss became {loss}; lower --lr or set --clip-norm")
             self.model.zero_grad()
-            dlogits = self.criterion.backward()
-            self.model.backward(dlogits)
+            self.backward(self.criterion.backward())
             if self.config.clip_norm > 0:
                 optim.clip_grad_norm_(self.params, self.config.clip_norm)
             self.optimizer.step()
@@ -141,6 +144,10 @@ class Trainer:
             bar.set_postfix(loss=f"{total / count:.4f}",
                             samples_per_s=f"{count / (time.perf_counter() - start):.0f}")
         return total / max(count, 1), count / (time.perf_counter() - start)
+
+    def backward(self, dlogits):
+        """Gradients of this batch's loss into every trainable parameter."""
+        self.model.backward(dlogits)
 
     def validate(self):
         """(validation loss, probabilities (N, 28)) in eval mode."""
@@ -197,7 +204,8 @@ class Trainer:
                 self.save("best.npz", epoch)
             self.save("last.npz", epoch)
             rows.append(row)
-            self._write_metrics(rows)
+            if self.is_root:
+                self._write_metrics(rows)
             if self.stopper.should_stop:
                 log(f"early stopping: no better validation macro F1 for {self.stopper.patience} epochs")
                 break

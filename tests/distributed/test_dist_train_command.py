@@ -1,0 +1,85 @@
+"""``mpiexec -n K python -m hpa.train --distributed``: one model, whatever K, and resumable across K.
+
+Tiny runs of the real command on a small synthetic set (float32, as hpa
+trains): dropout off, since its masks are drawn per rank; SGD, because Adam
+divides each step by the root of a running mean of squared gradients, which
+turns the last-bit differences of a gradient near zero into differences of
+order 1e-5 in a few steps (``workers/hpa_models.py`` shows Adam within 1e-5
+over 3 steps; these runs take 6).
+"""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hpa.models.checkpoint import load_checkpoint
+from hpa.synthetic.generate import generate
+
+pytestmark = pytest.mark.slow
+
+TINY = ["--model", "parallel_lenet", "--image-size", "32", "--batch-size", "16", "--val-fraction", "0.25",
+        "--model-option", "branch_features=8", "--model-option", "conv_channels=[4,8]",
+        "--model-option", "hidden=[16,16]", "--model-option", "dropout=0", "--early-stopping", "0", "--optimizer", "sgd", "--lr", "0.05"]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """A small synthetic set and one image cache, shared by every run of this module."""
+    folder = tmp_path_factory.mktemp("train_command")
+    generate(folder / "data", n=96, size=64, seed=3, progress=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def train(mpirun_once, workdir):
+    """``train(ranks, *args)``: run hpa.train on ``ranks`` processes (0: plain, without mpiexec)."""
+    def run(ranks, *args):
+        argv = ["-m", "hpa.train", *TINY, "--data", str(workdir / "data"), "--cache-dir", str(workdir / "cache"),
+                *args]
+        if ranks == 0:
+            command = [sys.executable, *argv]
+        else:
+            command = [mpirun_once.mpiexec, "-n", str(ranks), sys.executable, *argv, "--distributed"]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=mpirun_once.env(),
+                              cwd=str(workdir))
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+    return run
+
+
+@pytest.fixture(scope="module")
+def straight(train, workdir):
+    """Two epochs on 2 ranks, with augmentation."""
+    train(2, "--epochs", "2", "--out", str(workdir / "straight"))
+    return workdir / "straight" / "last.npz"
+
+
+def _weights(path):
+    state, _, _ = load_checkpoint(path)
+    return state
+
+
+def _max_relative_difference(a, b):
+    return max(float(np.max(np.abs(a[k] - b[k])) / max(np.max(np.abs(b[k])), 1e-30))
+               for k in a if a[k].dtype.kind == "f")
+
+
+def test_two_ranks_train_the_single_process_model_and_only_rank_0_writes(train, tmp_path):
+    two = train(2, "--no-augment", "--epochs", "2", "--out", str(tmp_path / "two"))
+    train(0, "--no-augment", "--epochs", "2", "--out", str(tmp_path / "one"))
+    assert _max_relative_difference(_weights(tmp_path / "two" / "last.npz"),
+                                    _weights(tmp_path / "one" / "last.npz")) < 1e-5
+    assert two.stdout.count("epoch   2/2") == 1  # rank 0 logs, rank 1 keeps quiet
+    assert "data-parallel on 2 ranks" in two.stdout
+    metrics = (tmp_path / "two" / "metrics.csv").read_text().splitlines()
+    assert len(metrics) == 3  # header and two epochs, written once
+
+
+@pytest.mark.parametrize("first, then", [(2, 1), (1, 2)])
+def test_resume_on_another_number_of_ranks_continues_the_same_run(train, straight, tmp_path, first, then):
+    # Augmentation on: it is seeded per sample, so K does not change it.
+    train(first, "--epochs", "1", "--out", str(tmp_path / "split"))
+    train(then, "--epochs", "2", "--resume", str(tmp_path / "split" / "last.npz"))
+    assert _max_relative_difference(_weights(tmp_path / "split" / "last.npz"),
+                                    _weights(straight)) < 1e-5
