@@ -95,7 +95,6 @@ class DistributedTrainer(Trainer):
     def train_epoch(self, epoch):
         start = time.perf_counter()
         self._global_sizes = iter(self.train_loader.global_batch_sizes())
-        self.gradient_sync.seconds = 0.0
         mean_loss, _ = super().train_epoch(epoch)
         local = float(self.train_loader.local_batch_sizes().sum())
         totals = self.group.allreduce(np.array([mean_loss * local, local]), what="all-reduce of the epoch's loss")

@@ -25,6 +25,7 @@
 | ``data_parallel`` | ``DistributedDataParallel``, the module wrapper that uses both |
 | ``sync_batchnorm`` | ``SyncBatchNorm``: batch statistics of the global batch |
 | ``sharding`` | which contiguous slice of every global batch a rank takes |
+| ``launch`` | finding ``mpiexec`` and starting K ranks of this Python |
 
 Importing this package needs neither mpi4py nor CuPy; creating an MPI or
 NCCL group does (``pip install -e '.[distributed]'``).

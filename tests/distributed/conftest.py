@@ -8,12 +8,12 @@ skips with the reason; single-process tests do not use this fixture.
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 import sys
-import sysconfig
 
 import pytest
+
+from minidl.distributed.launch import find_mpiexec, single_thread_environment
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 WORKERS = pathlib.Path(__file__).resolve().parent / "workers"
@@ -24,8 +24,7 @@ def _mpiexec():
         from mpi4py import MPI  # noqa: F401  (loads the MPI library: fails without one)
     except (ImportError, RuntimeError, OSError) as error:
         return None, f"mpi4py with an MPI library is not installed (pip install -e '.[distributed]'): {error}"
-    beside_python = pathlib.Path(sysconfig.get_path("scripts")) / "mpiexec"
-    found = str(beside_python) if beside_python.exists() else shutil.which("mpiexec")
+    found = find_mpiexec()
     if found is None:
         return None, "no mpiexec found beside this Python or on PATH"
     return found, ""
@@ -38,10 +37,8 @@ class MPIRun:
         self.mpiexec, self.tmp_path = mpiexec, tmp_path
 
     def env(self, **extra):
-        env = dict(os.environ)
-        # One thread per rank: K ranks share this machine's cores.
-        env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-                   PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+        env = single_thread_environment()  # one thread per rank: K ranks share this machine's cores
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         env.pop("MINIDL_DEVICE", None)
         env.update(extra)
         return env

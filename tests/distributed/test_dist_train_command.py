@@ -83,3 +83,14 @@ def test_resume_on_another_number_of_ranks_continues_the_same_run(train, straigh
     train(then, "--epochs", "2", "--resume", str(tmp_path / "split" / "last.npz"))
     assert _max_relative_difference(_weights(tmp_path / "split" / "last.npz"),
                                     _weights(straight)) < 1e-5
+
+
+def test_an_error_after_the_start_ends_every_rank_with_one_line(mpirun_once, workdir, straight):
+    # Weights of another shape: every rank fails in --init, after the group has started.
+    argv = ["-m", "hpa.train", *TINY, "--data", str(workdir / "data"), "--cache-dir", str(workdir / "cache"),
+            "--model-option", "branch_features=4", "--init", str(straight), "--distributed", "--epochs", "1"]
+    done = subprocess.run([mpirun_once.mpiexec, "-n", "2", sys.executable, *argv], capture_output=True, text=True,
+                          timeout=300, env=mpirun_once.env(), cwd=str(workdir))
+    assert done.returncode == 2
+    assert "error: rank " in done.stderr and "--init" in done.stderr
+    assert "Traceback" not in done.stderr
