@@ -20,7 +20,8 @@ pytestmark = pytest.mark.slow
 
 TINY = ["--model", "parallel_lenet", "--image-size", "32", "--batch-size", "16", "--val-fraction", "0.25",
         "--model-option", "branch_features=8", "--model-option", "conv_channels=[4,8]",
-        "--model-option", "hidden=[16,16]", "--model-option", "dropout=0", "--early-stopping", "0", "--optimizer", "sgd", "--lr", "0.05"]
+        "--model-option", "hidden=[16,16]", "--model-option", "dropout=0", "--early-stopping", "0",
+        "--optimizer", "sgd", "--lr", "0.05"]
 
 
 @pytest.fixture(scope="module")
