@@ -5,4 +5,5 @@
     loss_weights  per-class and positive weights for imbalanced labels
     trainer       the epoch loop: early stopping, checkpoints, exact resume
     run           one training run of a command: data, model, loop, report
+    distributed   ``--distributed``: the process group, and the trainer of one rank
 """
