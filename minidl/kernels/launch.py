@@ -12,6 +12,8 @@ arrays must be C-contiguous with the dtype the parameter names (``real``, the
 float type of the call, ``int`` int32, ``bool``), scalars are converted to
 the parameter's C type.
 """
+import contextlib
+
 import numpy
 
 from minidl.kernels import catalog, cpu_shim, cupy_loader
@@ -34,12 +36,30 @@ def _host_view(array):
     return view() if view is not None else None
 
 
-def grid_size(total, block=BLOCK, max_blocks=MAX_BLOCKS):
+_config = {"block": BLOCK, "max_blocks": MAX_BLOCKS}
+
+
+@contextlib.contextmanager
+def configured(block=BLOCK, max_blocks=MAX_BLOCKS):
+    """Launch every kernel with ``block`` threads per block and at most ``max_blocks``
+    blocks inside the ``with``: tests use small ones so the last block is partial and
+    the grid-stride loops go round more than once."""
+    previous = dict(_config)
+    _config.update(block=block, max_blocks=max_blocks)
+    try:
+        yield
+    finally:
+        _config.update(previous)
+
+
+def grid_size(total, block, max_blocks):
+    """Blocks of ``block`` threads for ``total`` items: ceil(total / block), at most ``max_blocks``."""
     return max(1, min(-(-int(total) // block), max_blocks))
 
 
-def launch(name, total, *args, block=BLOCK, max_blocks=MAX_BLOCKS):
+def launch(name, total, *args):
     """Run kernel ``name`` with ``args`` (in the source's order) over ``total`` items."""
+    block, max_blocks = _config["block"], _config["max_blocks"]
     try:
         _, params = catalog.all_kernels()[name]
     except KeyError:
