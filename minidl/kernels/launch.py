@@ -76,15 +76,15 @@ def launch(name, total, *args):
             if value.dtype != expected or not value.flags.c_contiguous:
                 raise KernelArgumentError(f"{name}: {param.name} must be a C-contiguous {expected} array, "
                                           f"got {value.dtype} (contiguous: {value.flags.c_contiguous})")
+    if len({type(a) for p, a in zip(params, args) if p.is_array}) > 1:
+        raise KernelArgumentError(f"{name}: its arrays mix host and device arrays")
     grid = grid_size(total, block, max_blocks)
     hosts = [_host_view(a) for p, a in zip(params, args) if p.is_array]
-    if all(h is not None for h in hosts):
+    if hosts[0] is not None:  # NumPy, or the fake device's NumPy memory: the CPU shim
         host_args = iter(hosts)
         cpu_shim.launch(name, grid, block, precision,
                         [next(host_args) if p.is_array else v for p, v in zip(params, args)])
         return
-    if any(h is not None for h in hosts):
-        raise KernelArgumentError(f"{name}: its arrays mix host and device arrays")
     real = numpy.dtype(precision).type
     device_args = tuple(v if p.is_array else real(v) if p.kind == "real" else _INTEGER_TYPES[p.kind](v)
                         for p, v in zip(params, args))
