@@ -56,7 +56,7 @@ def use(device):
 
 def _require_gpu():
     if cupy is None:
-        raise DeviceError("device 'gpu' needs CuPy: pip install 'minidl-hpa[gpu]'")
+        raise DeviceError("device 'gpu' needs CuPy: pip install cupy-cuda13x (or cupy-cuda12x for a CUDA 12 driver)")
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as error:  # no driver: CuPy imports, but CUDA calls fail

@@ -9,6 +9,7 @@ are called directly); on the GPU target, the layer is moved to CuPy and called
 as usual, so its dispatch is checked as well.
 """
 import copy
+import functools
 import itertools
 
 import numpy
@@ -44,12 +45,26 @@ class Target:
 
     @classmethod
     def gpu(cls):
-        return cls("gpu", md.to_device, md.to_numpy, True)
+        return cls("gpu", lambda a: md.to_device(a, "gpu"), md.to_numpy, True)
 
     def layer(self, layer):
         """A copy of ``layer`` with its arrays where the kernels run."""
         twin = copy.deepcopy(layer)
         return twin.to("gpu") if self.on_device else twin
+
+
+def _built_on_host(check):
+    """Run ``check`` with "cpu" as the current device: its NumPy twins are built on the
+    host whatever device the caller uses; the Target moves the kernels' copies."""
+    @functools.wraps(check)
+    def run(*args):
+        previous = md.backend.device()
+        md.backend.use("cpu")
+        try:
+            return check(*args)
+        finally:
+            md.backend.use(previous)
+    return run
 
 
 def _error(reference, result):
@@ -80,6 +95,7 @@ def _forward_backward(target, layer, x, dy, forward, backward):
     return _errors(pairs)
 
 
+@_built_on_host
 def check_conv(target, case, dtype, rng):
     _, n, c, h, w, k, s, p = case
     layer = md.Conv2d(c, 4, k, stride=s, padding=p).astype(dtype)
@@ -89,6 +105,7 @@ def check_conv(target, case, dtype, rng):
     return _forward_backward(target, layer, x, dy, device_layers.conv2d_forward, device_layers.conv2d_backward)
 
 
+@_built_on_host
 def check_im2col(target, case, dtype, rng):
     """im2col against NumPy slicing, col2im against the adjoint built the same way."""
     _, n, c, h, w, k, s, p = case
@@ -112,6 +129,7 @@ def check_im2col(target, case, dtype, rng):
     return _errors([(cols_ref, target.get(cols)), (dx_ref, target.get(dx))])
 
 
+@_built_on_host
 def check_maxpool(target, case, dtype, rng):
     _, n, c, h, w, k, s, p = case
     layer = md.MaxPool2d(k, stride=s, padding=p)
@@ -122,6 +140,7 @@ def check_maxpool(target, case, dtype, rng):
                              device_layers.maxpool2d_backward)
 
 
+@_built_on_host
 def check_relu(target, shape, dtype, rng):
     x = rng.standard_normal(shape).astype(dtype)
     x[numpy.abs(x) < 1e-3] = 0.5  # away from the kink
@@ -129,6 +148,7 @@ def check_relu(target, shape, dtype, rng):
     return _forward_backward(target, md.ReLU(), x, dy, device_layers.relu_forward, device_layers.relu_backward)
 
 
+@_built_on_host
 def check_batchnorm(target, case, dtype, rng):
     shape, training = case
     layer = (md.BatchNorm2d if len(shape) == 4 else md.BatchNorm1d)(shape[1]).astype(dtype)
@@ -143,6 +163,7 @@ def check_batchnorm(target, case, dtype, rng):
                              device_layers.batchnorm_backward)
 
 
+@_built_on_host
 def check_adam(target, case, dtype, rng):
     """Three steps of Adam or AdamW with weight decay, on an odd-sized parameter."""
     optimizer_class, weight_decay = case
@@ -169,6 +190,7 @@ def check_adam(target, case, dtype, rng):
                     (reference.state[host]["exp_avg_sq"], target.get(state["exp_avg_sq"]))])
 
 
+@_built_on_host
 def check_bce(target, case, dtype, rng):
     weight_kind, pos_weight = case
     n, classes = 5, 7

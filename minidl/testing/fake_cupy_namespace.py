@@ -91,7 +91,11 @@ _OVERRIDES = {
     "random.get_random_state": lambda: _global_random,
     **{f"random.{name}": _random_function(name)
        for name in ("random_sample", "rand", "randn", "standard_normal", "uniform", "normal", "randint")},
-    "cuda": types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 1)),
+    "__version__": "fake",
+    "cuda": types.SimpleNamespace(  # one device; its work is done when a call returns
+        runtime=types.SimpleNamespace(getDeviceCount=lambda: 1,
+                                      getDeviceProperties=lambda i: {"name": b"fake CUDA device (CPU shim)"}),
+        Device=lambda *args: types.SimpleNamespace(id=0, synchronize=lambda: None)),
 }
 for _name in ("RawModule", "RawKernel", "ElementwiseKernel", "ReductionKernel"):
     def _no_compiler(*args, _name=_name, **kwargs):
