@@ -77,9 +77,15 @@ class FakeDeviceArray:
         """The NumPy memory itself (for the CPU kernel shim only)."""
         return self._a
 
-    def get(self):
+    def get(self, stream=None):
         """Copy to the host, as ``cupy.ndarray.get``."""
         return self._a.copy()
+
+    def set(self, host, stream=None):
+        """Copy the host array ``host`` into this one, as ``cupy.ndarray.set``."""
+        if not isinstance(host, numpy.ndarray) or host.shape != self._a.shape:
+            raise ValueError(f"set needs a NumPy array of shape {self._a.shape}")
+        self._a[...] = host
 
     def __array__(self, *args, **kwargs):
         raise TypeError("Implicit conversion to a NumPy array is not allowed. Please use `.get()` to construct "

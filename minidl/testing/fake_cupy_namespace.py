@@ -44,6 +44,19 @@ class FakeRandomState:
         return FakeDeviceArray(numpy.asarray(self._state.standard_normal(size)).astype(dtype))
 
 
+class FakeStream:
+    """A CUDA stream whose work is done when each call returns: events are always complete."""
+
+    def record(self, event=None):
+        return types.SimpleNamespace(synchronize=lambda: None, done=True)
+
+    def wait_event(self, event):
+        pass
+
+    def synchronize(self):
+        pass
+
+
 class FakeNamespace:
     """Attribute access restricted to CuPy's names under ``prefix``."""
 
@@ -95,7 +108,10 @@ _OVERRIDES = {
     "cuda": types.SimpleNamespace(  # one device; its work is done when a call returns
         runtime=types.SimpleNamespace(getDeviceCount=lambda: 1,
                                       getDeviceProperties=lambda i: {"name": b"fake CUDA device (CPU shim)"}),
-        Device=lambda *args: types.SimpleNamespace(id=0, synchronize=lambda: None)),
+        Device=lambda *args: types.SimpleNamespace(id=0, synchronize=lambda: None),
+        Stream=lambda **kwargs: FakeStream(),
+        get_current_stream=lambda: FakeStream(),
+        alloc_pinned_memory=bytearray),
 }
 for _name in ("RawModule", "RawKernel", "ElementwiseKernel", "ReductionKernel"):
     def _no_compiler(*args, _name=_name, **kwargs):
