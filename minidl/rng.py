@@ -36,7 +36,7 @@ def _device_seed():
     """Seed of the next device draw: a hash of (seed, draw number), advancing the draw number."""
     words = numpy.random.SeedSequence([_device["seed"] % 2 ** 63, _device["draws"]]).generate_state(2)
     _device["draws"] += 1
-    return int(words[0]) << 32 | int(words[1])
+    return numpy.uint64(int(words[0]) << 32 | int(words[1]))  # the seed type CuPy itself passes
 
 
 def uniform_like(x):

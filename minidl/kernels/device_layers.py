@@ -30,8 +30,13 @@ def _geometry(layer, x_shape):
     return kh, kw, sh, sw, ph, pw, _output_size(h, kh, sh, ph), _output_size(w, kw, sw, pw)
 
 
-def _sample_chunks(n, bytes_per_sample):
+def _sample_chunks(n, bytes_per_sample, columns_per_sample):
+    """(start, stop) runs of samples whose columns fit CHUNK_BYTES, and whose column count stays
+    below 2^31 (im2col's 32-bit index arithmetic; implied by CHUNK_BYTES unless a sample is huge)."""
     per = max(1, CHUNK_BYTES // max(1, bytes_per_sample))
+    if columns_per_sample >= 2 ** 31:
+        raise ValueError(f"one sample has {columns_per_sample} output pixels: more than the kernels index")
+    per = min(per, (2 ** 31 - 1) // columns_per_sample)
     return [(start, min(start + per, n)) for start in range(0, n, per)]
 
 
@@ -62,7 +67,7 @@ def conv2d_forward(layer, x):
     (kh, kw), (ho, wo), o = layer.kernel_size, geometry[6:], layer.out_channels
     weight = layer.weight.data.astype(x.dtype, copy=False).reshape(o, c * kh * kw)
     y = xp.empty((n, o, ho, wo), dtype=x.dtype)
-    for start, stop in _sample_chunks(n, c * kh * kw * ho * wo * x.itemsize):
+    for start, stop in _sample_chunks(n, c * kh * kw * ho * wo * x.itemsize, ho * wo):
         product = xp.matmul(weight, im2col(x[start:stop], geometry))      # (O, n*Ho*Wo)
         y[start:stop] = product.reshape(o, stop - start, ho, wo).transpose(1, 0, 2, 3)
     if layer.bias is not None:
@@ -81,7 +86,7 @@ def conv2d_backward(layer, dy):
     weight = layer.weight.data.astype(dy.dtype, copy=False).reshape(o, c * kh * kw)
     dweight = xp.zeros(weight.shape, dtype=dy.dtype)
     dx = xp.empty(x.shape, dtype=dy.dtype)
-    for start, stop in _sample_chunks(n, c * kh * kw * ho * wo * dy.itemsize):
+    for start, stop in _sample_chunks(n, c * kh * kw * ho * wo * dy.itemsize, ho * wo):
         cols = im2col(x[start:stop], geometry)
         g = xp.ascontiguousarray(dy[start:stop].transpose(1, 0, 2, 3)).reshape(o, -1)  # (O, n*Ho*Wo)
         dweight += xp.matmul(g, cols.T)

@@ -25,7 +25,8 @@ typedef float real;
 #endif
 
 // im2col: one thread per ENTRY of cols. Flat index t = row * columns + column,
-// row = (c*kh + i)*kw + j and column = (n*Ho + r)*Wo + s, so
+// row = (c*kh + i)*kw + j and column = (n*Ho + r)*Wo + s (both below 2^31: the
+// caller keeps a chunk's columns under that), so
 //     s = column % Wo,  r = (column / Wo) % Ho,  n = column / (Ho*Wo)
 //     j = row % kw,     i = (row / kw) % kh,     c = row / (kh*kw)
 // and the entry copies input pixel (h, w) = (r*sh + i - ph, s*sw + j - pw), or 0
@@ -36,23 +37,23 @@ extern "C" __global__ void im2col(const real* x, real* cols,
                                   int kernel_h, int kernel_w, int stride_h, int stride_w,
                                   int pad_h, int pad_w, int out_h, int out_w)
 {
-    const long long pixels = (long long)out_h * out_w;
-    const long long columns = n_samples * pixels;
+    const long long columns = (long long)n_samples * out_h * out_w;  // < 2^31: the caller chunks
     const long long total = (long long)channels * kernel_h * kernel_w * columns;
     for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < total;
          t += (long long)blockDim.x * gridDim.x) {
-        const long long column = t % columns;
-        const long long row = t / columns;
-        const int s = (int)(column % out_w);
-        const int r = (int)((column / out_w) % out_h);
-        const long long n = column / pixels;
-        const int j = (int)(row % kernel_w);
-        const int i = (int)((row / kernel_w) % kernel_h);
-        const long long c = row / ((long long)kernel_w * kernel_h);
+        // One 64-bit division; the rest in 32 bits (GPUs divide 64-bit integers in software).
+        const int row = (int)(t / columns);
+        const int column = (int)(t - row * columns);
+        const int s = column % out_w;
+        const int r = (column / out_w) % out_h;
+        const int n = column / (out_w * out_h);
+        const int j = row % kernel_w;
+        const int i = (row / kernel_w) % kernel_h;
+        const int c = row / (kernel_w * kernel_h);
         const int h = r * stride_h + i - pad_h;
         const int w = s * stride_w + j - pad_w;
         const bool inside = 0 <= h && h < height && 0 <= w && w < width;
-        cols[t] = inside ? x[((n * channels + c) * height + h) * width + w] : (real)0;
+        cols[t] = inside ? x[(((long long)n * channels + c) * height + h) * width + w] : (real)0;
     }
 }
 
@@ -78,8 +79,8 @@ extern "C" __global__ void col2im(const real* cols, real* dx,
          t += (long long)blockDim.x * gridDim.x) {
         const int w = (int)(t % width);
         const int h = (int)((t / width) % height);
-        const long long c = (t / ((long long)width * height)) % channels;
-        const long long n = t / ((long long)width * height * channels);
+        const int c = (int)((t / ((long long)width * height)) % channels);
+        const int n = (int)(t / ((long long)width * height * channels));
         real sum = 0;
         for (int i = 0; i < kernel_h; ++i) {
             const int rows_down = h + pad_h - i;  // = r*sh if window row r reads this pixel at offset i
@@ -89,8 +90,8 @@ extern "C" __global__ void col2im(const real* cols, real* dx,
                 const int cols_right = w + pad_w - j;
                 if (cols_right < 0 || cols_right % stride_w != 0 || cols_right / stride_w >= out_w) continue;
                 const int s = cols_right / stride_w;
-                const long long row = (c * kernel_h + i) * kernel_w + j;
-                sum += cols[row * columns + (n * out_h + r) * out_w + s];
+                const long long row = ((long long)c * kernel_h + i) * kernel_w + j;
+                sum += cols[row * columns + ((long long)n * out_h + r) * out_w + s];
             }
         }
         dx[t] = sum;
