@@ -10,12 +10,12 @@ the scalar ``L = sum(f(x; W) * g)`` with
 element by element for small tensors, and along random directions ``v`` for
 large ones (``dL/dθ · v`` against ``(L(θ + εv) - L(θ - εv)) / 2ε``).
 
-Everything runs in float64. In the fake-device test pass (``MINIDL_TEST_DEVICE=fake``)
-host modules and inputs are checked on the fake device, i.e. through the GPU
-code paths and kernels, and the module is moved back to the host afterwards. Random layers (dropout) are reseeded before every
+Everything runs in float64. Random layers (dropout) are reseeded before every
 forward pass, so the numerical and the analytic pass see the same mask; buffers
 changed by training-mode forwards (batch-norm running statistics) are restored
-afterwards.
+afterwards. In the fake-device test pass (``MINIDL_TEST_DEVICE=fake``) host
+modules and inputs are checked on the fake device, i.e. through the GPU code
+paths and kernels, and the module is moved back to the host afterwards.
 
 The relative error of element ``i`` is
 

@@ -1,4 +1,6 @@
-"""Fixtures shared by every test folder."""
+"""Shared by every test folder: this folder is on ``sys.path``, so helpers such
+as :mod:`parity` import by name. The ``fake_device`` fixture lets a test run
+minidl's GPU paths on the fake CUDA device."""
 import pytest
 
 from minidl import backend
