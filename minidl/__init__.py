@@ -12,6 +12,7 @@ from minidl.layers import *  # noqa: F403  (the layer classes, as in torch.nn)
 from minidl.layers import __all__ as _layer_names
 from minidl.losses import BCEWithLogitsLoss, CrossEntropyLoss, FocalLoss, SoftF1Loss
 from minidl.module import Module, Parameter, StateDictError, load_arrays, save_arrays
+from minidl.prefetch import DevicePrefetcher
 from minidl.rng import manual_seed
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "is_grad_enabled", "no_grad",
     "BCEWithLogitsLoss", "CrossEntropyLoss", "FocalLoss", "SoftF1Loss",
     "Module", "Parameter", "StateDictError", "load_arrays", "save_arrays", "manual_seed",
+    "DevicePrefetcher",
 ]

@@ -10,7 +10,10 @@ and it creates new arrays with ``backend.xp()``, the namespace of the current
 device. The device is NumPy unless ``use("cupy")`` is called or the environment
 variable ``MINIDL_DEVICE=gpu`` is set when minidl is imported.
 
-For tests, ``use_namespace(ns)`` swaps NumPy for another namespace with the
+For tests, ``MINIDL_TEST_DEVICE=fake`` installs a fake CUDA device in CuPy's
+place (``minidl.testing.fake_cupy``): its arrays follow CuPy's rules on NumPy
+memory, so the GPU code paths run on machines without a GPU. And
+``use_namespace(ns)`` swaps NumPy for another namespace with the
 same API (e.g. one that refuses every function CuPy lacks), so the CPU run
 proves the GPU code path calls nothing CuPy cannot do.
 """
@@ -53,13 +56,27 @@ def use(device):
 
 def _require_gpu():
     if cupy is None:
-        raise DeviceError("device 'gpu' needs CuPy: pip install 'minidl-hpa[gpu]'")
+        raise DeviceError("device 'gpu' needs CuPy: pip install cupy-cuda13x (or cupy-cuda12x for a CUDA 12 driver)")
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as error:  # no driver: CuPy imports, but CUDA calls fail
         raise DeviceError(f"device 'gpu' is not usable: {type(error).__name__}: {error}".splitlines()[0]) from None
     if count == 0:
         raise DeviceError("device 'gpu' is not usable: CUDA reports no GPU")
+
+
+def install_test_device(namespace, array_types):
+    """Tests only: let ``namespace`` play CuPy, with ``array_types`` (a tuple) as its device
+    arrays; returns the previous pair, which restores them when passed back."""
+    global cupy, _device_array_types
+    previous = cupy, _device_array_types
+    cupy, _device_array_types = namespace, tuple(array_types)
+    return previous
+
+
+def test_device():
+    """``"fake"`` when the fake CUDA device stands in for CuPy, else None."""
+    return "fake" if cupy is not None and type(cupy).__name__ == "FakeNamespace" else None
 
 
 def device():
@@ -130,5 +147,10 @@ def set_default_dtype(dtype):
     _default_dtype = dtype.type
 
 
+if os.environ.get("MINIDL_TEST_DEVICE") == "fake":
+    from minidl.testing import fake_cupy, fake_cupy_namespace
+    install_test_device(fake_cupy_namespace.namespace, (fake_cupy.FakeDeviceArray,))
+elif os.environ.get("MINIDL_TEST_DEVICE"):
+    raise ValueError(f"MINIDL_TEST_DEVICE={os.environ['MINIDL_TEST_DEVICE']!r}: the only test device is 'fake'")
 if os.environ.get("MINIDL_DEVICE"):
     use(os.environ["MINIDL_DEVICE"])

@@ -1,4 +1,4 @@
-"""Engine benchmark: ``python -m minidl.bench [--repeat 5] [--warmup 1] [--only conv]``.
+"""Engine benchmark: ``python -m minidl.bench [--repeat 5] [--warmup 1] [--only conv] [--device gpu]``.
 
 Times one forward plus one backward pass of the layers a small HPA network is
 made of, and, when PyTorch is importable, of the same operations in PyTorch on
@@ -7,6 +7,10 @@ from other processes on a shared machine hits both alike, and the median of
 the repeats is printed. Load still favours the engine making fewer threaded
 calls: each one waits until its worker threads get a core. ``--threads 1``
 gives the steadiest comparison on a busy machine.
+
+``--device gpu`` runs minidl on CuPy (its kernels and cuBLAS) and PyTorch on
+CUDA (eager, cuDNN), each timed to the end of its GPU work (a synchronize
+after every step).
 
 GFLOP/s counts 2 flops per multiply-add for convolutions and dense layers, three
 products per step (forward, weight gradient, input gradient). Pooling and batch
@@ -72,26 +76,34 @@ MINIDL = {
 }
 
 
-def minidl_step(case, dtype):
+def _synchronize(device):
+    """Wait for the GPU's queued work, so a timer measures the work, not its launch."""
+    if device == "gpu":
+        backend.cupy.cuda.Device().synchronize()
+
+
+def minidl_step(case, dtype, device="cpu"):
     """A function running forward + backward once, or None if the layer is not available."""
     module_name, class_name, build = MINIDL[case["kind"]]
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError):
         return None
-    layer = build(cls, case).astype(dtype)
-    x = rng.host().standard_normal(case["shape"]).astype(dtype)
-    dy = rng.host().standard_normal(layer(x).shape).astype(dtype)
+    layer = build(cls, case).astype(dtype).to(device)
+    x = backend.to_device(rng.host().standard_normal(case["shape"]).astype(dtype), device)
+    dy = backend.to_device(rng.host().standard_normal(layer(x).shape).astype(dtype), device)
 
     def step():
         layer(x)
         layer.backward(dy)
+        _synchronize(device)
     return step
 
 
-def torch_step(case, dtype, torch):
+def torch_step(case, dtype, torch, device="cpu"):
     dtype = getattr(torch, numpy.dtype(dtype).name)
-    x = torch.randn(case["shape"], dtype=dtype, requires_grad=True)
+    where = "cuda" if device == "gpu" else "cpu"
+    x = torch.randn(case["shape"], dtype=dtype, device=where, requires_grad=True)
     kind = case["kind"]
     if kind == "conv":
         a = case["args"]
@@ -102,12 +114,14 @@ def torch_step(case, dtype, torch):
         layer = torch.nn.BatchNorm2d(case["shape"][1])
     else:
         layer = torch.nn.Linear(case["shape"][1], 128)
-    layer = layer.to(dtype)
+    layer = layer.to(dtype=dtype, device=where)
     dy = torch.randn_like(layer(x))
 
     def step():
         x.grad = None  # like minidl, the parameters' gradients accumulate
         layer(x).backward(dy)
+        if where == "cuda":
+            torch.cuda.synchronize()
     return step
 
 
@@ -117,13 +131,13 @@ def time_ms(step):
     return (time.perf_counter() - start) * 1e3
 
 
-def run(names, repeat, warmup, dtype, torch):
+def run(names, repeat, warmup, dtype, torch, device="cpu"):
     rows = []
     for name in names:
         case = CASES[name]
-        steps = {"minidl": minidl_step(case, dtype)}
+        steps = {"minidl": minidl_step(case, dtype, device)}
         if torch is not None:
-            steps["torch"] = torch_step(case, dtype, torch)
+            steps["torch"] = torch_step(case, dtype, torch, device)
         steps = {k: s for k, s in steps.items() if s is not None}
         times = {k: [] for k in steps}
         for _ in range(warmup):
@@ -171,6 +185,8 @@ def main(argv=None):
                         help="im2col memory budget, e.g. 256M (default: minidl's, 1G)")
     parser.add_argument("--only", default="", help="run only the rows whose name contains this text")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"],
+                        help="gpu: minidl on CuPy against PyTorch on CUDA")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for NumPy's BLAS (needs threadpoolctl) and torch; default: BLAS's own")
     args = parser.parse_args(argv)
@@ -191,6 +207,11 @@ def main(argv=None):
 
 def _report(args):
     names = [n for n in CASES if args.only in n]
+    if args.device == "gpu":
+        try:
+            backend.use("gpu")
+        except backend.DeviceError as error:
+            raise SystemExit(f"error: --device gpu: {error}") from None
     if args.budget is not None:
         windows.set_memory_budget(args.budget)
     backend.set_default_dtype(args.dtype)
@@ -200,15 +221,24 @@ def _report(args):
             import torch
         except ImportError:
             pass
+    if torch is not None and args.device == "gpu" and not torch.cuda.is_available():
+        print("PyTorch does not see a CUDA device: no PyTorch column")
+        torch = None
     threads = blas_threads()
     print(f"numpy {numpy.__version__}, BLAS: {blas_description()}; "
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     if torch is not None:
         torch.set_num_threads(threads)
         print(f"torch {torch.__version__} on {torch.get_num_threads()} threads")
+    if args.device == "gpu":
+        props = backend.cupy.cuda.runtime.getDeviceProperties(backend.cupy.cuda.Device().id)
+        print(f"GPU: {props['name'].decode() if isinstance(props['name'], bytes) else props['name']}, "
+              f"cupy {backend.cupy.__version__}"
+              + (f", torch CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}" if torch else ""))
     print(f"{args.dtype}, median of {args.repeat} runs after {args.warmup} warm-up, "
           f"im2col budget {windows.get_memory_budget() / (1 << 20):.0f} MiB\n")
-    print(format_table(run(names, args.repeat, args.warmup, numpy.dtype(args.dtype), torch), torch is not None))
+    rows = run(names, args.repeat, args.warmup, numpy.dtype(args.dtype), torch, args.device)
+    print(format_table(rows, torch is not None))
 
 
 if __name__ == "__main__":

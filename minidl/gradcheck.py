@@ -13,7 +13,9 @@ large ones (``dL/dθ · v`` against ``(L(θ + εv) - L(θ - εv)) / 2ε``).
 Everything runs in float64. Random layers (dropout) are reseeded before every
 forward pass, so the numerical and the analytic pass see the same mask; buffers
 changed by training-mode forwards (batch-norm running statistics) are restored
-afterwards.
+afterwards. In the fake-device test pass (``MINIDL_TEST_DEVICE=fake``) host
+modules and inputs are checked on the fake device, i.e. through the GPU code
+paths and kernels, and the module is moved back to the host afterwards.
 
 The relative error of element ``i`` is
 
@@ -147,6 +149,18 @@ def check_module(module, x, *, eps=1e-5, tol=1e-6, max_elements=400, n_direction
     Returns a :class:`GradcheckReport`; raises :class:`GradcheckError` naming the
     worst tensor, index, both values and the relative error when ``tol`` is exceeded.
     """
+    on_test_device = backend.test_device() is not None and not backend.is_device_array(x)
+    if on_test_device:
+        module.to("gpu")
+        x = backend.to_device(x, "gpu")
+    try:
+        return _check_module(module, x, eps, tol, max_elements, n_directions, seed, check_input, raise_on_failure)
+    finally:
+        if on_test_device:
+            module.to("cpu")
+
+
+def _check_module(module, x, eps, tol, max_elements, n_directions, seed, check_input, raise_on_failure):
     xp = backend.get_array_module(x)
     module.astype(numpy.float64)
     x = xp.array(x, dtype=numpy.float64)
@@ -181,7 +195,10 @@ def check_module(module, x, *, eps=1e-5, tol=1e-6, max_elements=400, n_direction
 def check_loss(loss, logits, targets, *, eps=1e-5, tol=1e-6, max_elements=400,
                n_directions=12, seed=0, raise_on_failure=True):
     """Gradient-check a loss: ``loss.backward()`` against the numerical gradient
-    of ``loss.forward(logits, targets)`` with respect to the logits."""
+    of ``loss.forward(logits, targets)`` with respect to the logits (on the fake
+    device in the fake-device test pass)."""
+    if backend.test_device() is not None and not backend.is_device_array(logits):
+        logits, targets = backend.to_device(logits, "gpu"), backend.to_device(targets, "gpu")
     xp = backend.get_array_module(logits)
     logits = xp.array(logits, dtype=numpy.float64)
     targets = xp.asarray(targets, dtype=numpy.float64)

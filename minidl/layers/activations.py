@@ -6,15 +6,20 @@
     Sigmoid  y = 1 / (1 + e^-x)                   dy/dx = y (1 - y)
 """
 from minidl import backend
+from minidl.kernels import device_layers
 from minidl.module import Module
 
 
 class ReLU(Module):
     def forward(self, x):
+        if backend.is_device_array(x):  # GPU: minidl/kernels/relu.cu
+            return device_layers.relu_forward(self, x)
         self.save_for_backward(x > 0)  # a bool mask is a quarter of a float32 copy
         return backend.get_array_module(x).maximum(x, 0)
 
     def backward(self, dy):
+        if backend.is_device_array(dy):
+            return device_layers.relu_backward(self, dy)
         (positive,) = self.saved()
         return dy * positive
 

@@ -26,6 +26,7 @@ the unbiased variance var * M/(M-1), as PyTorch does:
     running = (1 - momentum) * running + momentum * batch_statistic
 """
 from minidl import backend, init
+from minidl.kernels import device_layers
 from minidl.module import Module, Parameter
 
 
@@ -53,6 +54,8 @@ class _BatchNorm(Module):
 
     def forward(self, x):
         self._check(x)
+        if backend.is_device_array(x):  # GPU: minidl/kernels/batchnorm.cu
+            return device_layers.batchnorm_forward(self, x)
         xp = backend.get_array_module(x)
         n, c = x.shape[:2]
         x3 = x.reshape(n, c, -1)
@@ -85,6 +88,8 @@ class _BatchNorm(Module):
         self.num_batches_tracked += 1
 
     def backward(self, dy):
+        if backend.is_device_array(dy):
+            return device_layers.batchnorm_backward(self, dy)
         xp = backend.get_array_module(dy)
         xc, inv_std, gamma, m, training = self.saved()
         g = dy.reshape(xc.shape)

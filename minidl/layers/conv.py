@@ -71,6 +71,7 @@ layer's time) but keeps a deep network's memory at its activations plus one
 chunk, however many convolutions it has.
 """
 from minidl import backend, init
+from minidl.kernels import device_layers
 from minidl.layers import windows
 from minidl.module import Module, Parameter
 
@@ -151,6 +152,8 @@ class Conv2d(Module):
     def forward(self, x):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"x must have shape (N, {self.in_channels}, H, W), got {x.shape}")
+        if backend.is_device_array(x):  # GPU: im2col/col2im kernels (minidl/kernels/im2col.cu)
+            return device_layers.conv2d_forward(self, x)
         xp = backend.get_array_module(x)
         n, o = x.shape[0], self.out_channels
         ho, wo, wr = self._geometry(x.shape)
@@ -181,6 +184,8 @@ class Conv2d(Module):
         return y
 
     def backward(self, dy):
+        if backend.is_device_array(dy):
+            return device_layers.conv2d_backward(self, dy)
         xpad, x_shape = self.saved()
         xp = backend.get_array_module(dy)
         (ph, pw), o = self.padding, self.out_channels

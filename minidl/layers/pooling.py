@@ -23,6 +23,7 @@ three times faster than whole-batch passes, and faster than reshaping the
 batch to (N, C, Ho, kh, Wo, kw) and reducing over two short axes.
 """
 from minidl import backend
+from minidl.kernels import device_layers
 from minidl.layers import windows
 from minidl.module import Module
 
@@ -83,6 +84,8 @@ class MaxPool2d(_Pool2d):
     """``MaxPool2d(kernel_size, stride=None, padding=0)``; stride defaults to kernel_size."""
 
     def forward(self, x):
+        if backend.is_device_array(x) and x.ndim == 4:  # GPU: minidl/kernels/maxpool.cu
+            return device_layers.maxpool2d_forward(self, x)
         xp = backend.get_array_module(x)
         view, chunks = self._windows(x, -float("inf"))
         kh, kw = self.kernel_size
@@ -102,6 +105,8 @@ class MaxPool2d(_Pool2d):
         return y
 
     def backward(self, dy):
+        if backend.is_device_array(dy):
+            return device_layers.maxpool2d_backward(self, dy)
         (argmax,) = self.saved()
         return self._input_gradient(dy, lambda chunk, o: (argmax[chunk] == o) * dy[chunk])
 

@@ -23,6 +23,7 @@ Shapes: logits and targets (N, C) (any shape, the same for both); ``weight``
 broadcastable to it, e.g. (C,) per class; ``pos_weight`` (C,).
 """
 from minidl import backend
+from minidl.kernels import device_training
 
 
 def log_sigmoid(x):
@@ -94,6 +95,10 @@ class BCEWithLogitsLoss:
         self._cache = None
 
     def forward(self, logits, targets):
+        if backend.is_device_array(logits):  # GPU: loss and gradient in one kernel (minidl/kernels/bce.cu)
+            loss, grad = device_training.bce_with_logits(self, logits, targets)
+            self._cache = (grad,)
+            return loss
         xp = backend.get_array_module(logits)
         y = as_targets(targets, logits)
         pos = y if self.pos_weight is None else self.pos_weight.like(logits, logits.shape[-1:]) * y
@@ -106,6 +111,8 @@ class BCEWithLogitsLoss:
     def backward(self):
         if self._cache is None:
             raise RuntimeError("BCEWithLogitsLoss.backward called before forward")
+        if len(self._cache) == 1:  # the GPU kernel computed the gradient with the loss
+            return self._cache[0]
         logits, y, pos, w, scale = self._cache
         return (w * scale) * ((1 - y) * sigmoid(logits) - pos * sigmoid(-logits))
 

@@ -15,6 +15,7 @@ directly, ``θ ← θ (1 - ηλ)``, before the Adam step ("decoupled" decay).
 import math
 
 from minidl import backend
+from minidl.kernels import device_training
 from minidl.optim.optimizer import Optimizer
 
 
@@ -38,6 +39,9 @@ class Adam(Optimizer):
         if not state:
             state.update(step=0, exp_avg=xp.zeros_like(p.data), exp_avg_sq=xp.zeros_like(p.data))
         state["step"] += 1
+        if backend.is_device_array(p.data):  # GPU: one fused kernel (minidl/kernels/adam.cu)
+            device_training.adam_update(p, state, group, self.decoupled)
+            return
         t, (b1, b2), lr, wd = state["step"], group["betas"], group["lr"], group["weight_decay"]
         g = p.grad
         if wd and self.decoupled:

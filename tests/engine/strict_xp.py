@@ -2,15 +2,13 @@
 
 Installed with ``minidl.backend.use_namespace`` it makes a CPU test run fail
 as soon as engine code calls a NumPy function that would not exist on the GPU.
-The allowed names come from ``cupy_names.txt``, listed from an installed CuPy.
+The allowed names come from ``minidl/testing/cupy_names.txt``, listed from an installed CuPy.
 """
-import pathlib
-
 import numpy
 
-_NAMES_FILE = pathlib.Path(__file__).with_name("cupy_names.txt")
-ALLOWED = frozenset(line.strip() for line in _NAMES_FILE.read_text().splitlines()
-                    if line.strip() and not line.startswith("#"))
+from minidl.testing import cupy_names
+
+ALLOWED = cupy_names()
 # Submodules such as "random" or "lib.stride_tricks": every proper prefix of a dotted name.
 SUBMODULES = frozenset(".".join(name.split(".")[:i]) for name in ALLOWED
                        for i in range(1, name.count(".") + 1))

@@ -1,0 +1,171 @@
+"""``python -m hpa.gpu_check --out DIR``: the GPU acceptance run, in one command.
+
+On a GPU machine with this checkout (run from it with ``PYTHONPATH=.``, no pip,
+no network) it runs, and writes to DIR:
+
+    pytest_gpu.txt       python -m pytest -m gpu tests/gpu (every layer, loss and kernel on
+                         CuPy against NumPy; 20 training steps vs the CPU; exact resume)
+    layer_bench.txt      python -m minidl.bench --device gpu (PyTorch CUDA beside it if it sees the GPU)
+    network_bench.txt    full training steps (forward, loss, backward, Adam) of ParallelLeNet
+                         at 128 px, batch 256, and GapNet at 512 px, batch 32, in samples/s,
+                         with PyTorch CUDA eager (float32, cuDNN) and the ratio
+    summary.txt          the three tables and the verdict
+
+and prints the same. Each stage has a time limit so the whole run stays within
+8 minutes on one H200. ``--device cpu --skip-tests`` measures the networks on the
+CPU instead: the baseline the GPU figures are compared with. Exit code 1 when a
+stage fails, 2 on bad arguments or no usable GPU.
+"""
+import argparse
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import minidl as md
+from hpa.cli import positive_int, run
+from hpa.errors import HpaError
+from hpa.models import build_model
+from minidl.atomic import atomic_write_text
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+# name -> (image size, batch size) of the benchmark, as the issue fixes them.
+NETWORKS = {"parallel_lenet": (128, 256), "gapnet": (512, 32)}
+LIMITS = {"tests": 300, "layers": 120}  # seconds per subprocess stage
+
+
+def _stage(command, limit):
+    """(ok, output) of ``command`` run from the checkout with it on PYTHONPATH."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    try:
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired as expired:
+        out = (expired.stdout or b"").decode() if isinstance(expired.stdout, bytes) else (expired.stdout or "")
+        return False, out + f"\n[stopped after the {limit} s limit]\n"
+    return done.returncode == 0, done.stdout + done.stderr
+
+
+def _synchronize(device, torch=None):
+    if device == "gpu":
+        md.backend.cupy.cuda.Device().synchronize()
+        if torch is not None:
+            torch.cuda.synchronize()
+
+
+def _minidl_rate(name, size, batch, device, steps, warmup):
+    md.use(device)
+    md.manual_seed(0)
+    model = build_model(name, image_size=size).to(device)
+    optimizer = md.optim.Adam(model.parameters(), lr=1e-3)
+    criterion = md.losses.BCEWithLogitsLoss()
+    rng = np.random.default_rng(0)
+    x = md.to_device(rng.random((batch, 4, size, size), dtype=np.float32), device)
+    y = md.to_device((rng.random((batch, 28)) < 0.1).astype(np.float32), device)
+
+    def step():
+        criterion(model(x), y)
+        model.zero_grad()
+        model.backward(criterion.backward())
+        optimizer.step()
+    return _time(step, batch, steps, warmup, lambda: _synchronize(device))
+
+
+def _torch_rate(name, size, batch, steps, warmup, torch):
+    from minidl.torch_twin import torch_twin
+    model = torch_twin(build_model(name, image_size=size)).cuda()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    criterion = torch.nn.BCEWithLogitsLoss()
+    x = torch.rand(batch, 4, size, size, device="cuda")
+    y = (torch.rand(batch, 28, device="cuda") < 0.1).float()
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        criterion(model(x), y).backward()
+        optimizer.step()
+    return _time(step, batch, steps, warmup, torch.cuda.synchronize)
+
+
+def _time(step, batch, steps, warmup, synchronize):
+    for _ in range(warmup):
+        step()
+    synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    synchronize()
+    return batch * steps / (time.perf_counter() - start)
+
+
+def network_table(device, steps, warmup):
+    """The training-step table: samples/s of minidl (and PyTorch CUDA eager on the GPU)."""
+    torch = None
+    if device == "gpu":
+        try:
+            import torch
+            torch = torch if torch.cuda.is_available() else None
+        except ImportError:
+            pass
+    lines = [f"training steps (forward, BCE, backward, Adam), float32, {steps} timed after {warmup} warm-up, "
+             f"device {device}" + ("" if device == "cpu" or torch else "; PyTorch CUDA not available"),
+             f"{'network':<16} {'input':>9} {'batch':>6} {'minidl samples/s':>17} {'torch samples/s':>16} "
+             f"{'minidl/torch':>13}"]
+    for name, (size, batch) in NETWORKS.items():
+        ours = _minidl_rate(name, size, batch, device, steps, warmup)
+        theirs = None
+        if torch is not None:
+            try:
+                theirs = _torch_rate(name, size, batch, steps, warmup, torch)
+            except NotImplementedError as error:
+                lines.append(f"  ({name}: {error})")
+        lines.append(f"{name:<16} {size:>6} px {batch:>6} {ours:>17.1f} "
+                     + (f"{theirs:>16.1f} {ours / theirs:>12.2f}x" if theirs else f"{'-':>16} {'-':>13}"))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m hpa.gpu_check", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, type=pathlib.Path, help="folder for the reports")
+    parser.add_argument("--device", default="gpu", choices=("gpu", "cpu"),
+                        help="where to time the networks (cpu: the baseline; implies no GPU tests)")
+    parser.add_argument("--steps", type=positive_int, default=10, help="timed training steps per network")
+    parser.add_argument("--warmup", type=positive_int, default=2, help="untimed steps first (kernel compiles)")
+    parser.add_argument("--skip-tests", action="store_true", help="only the benchmarks")
+    args = parser.parse_args(argv)
+    if args.device == "gpu":
+        try:
+            md.use("gpu")
+        except md.backend.DeviceError as error:
+            raise HpaError(f"--device gpu: {error}") from None
+        md.use("cpu")
+    args.out.mkdir(parents=True, exist_ok=True)
+    reports, failed = {}, []
+    stages = []
+    if args.device == "gpu" and not args.skip_tests:
+        stages.append(("pytest_gpu", [sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-ra", "tests/gpu"],
+                       LIMITS["tests"]))
+    if args.device == "gpu":
+        stages.append(("layer_bench", [sys.executable, "-m", "minidl.bench", "--device", "gpu"], LIMITS["layers"]))
+    for name, command, limit in stages:
+        print(f"== {name}: {' '.join(command[1:])}", flush=True)
+        ok, output = _stage(command, limit)
+        reports[name] = output
+        atomic_write_text(args.out / f"{name}.txt", output)
+        print(output, flush=True)
+        if not ok:
+            failed.append(name)
+    print("== network_bench", flush=True)
+    reports["network_bench"] = network_table(args.device, args.steps, args.warmup)
+    atomic_write_text(args.out / "network_bench.txt", reports["network_bench"] + "\n")
+    print(reports["network_bench"])
+    verdict = "FAILED: " + ", ".join(failed) if failed else "all stages passed"
+    summary = "\n\n".join(f"== {k}\n{v.strip()}" for k, v in reports.items()) + f"\n\n{verdict}\n"
+    atomic_write_text(args.out / "summary.txt", summary)
+    print(f"{verdict}; reports in {args.out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

@@ -1,0 +1,18 @@
+"""Hand-written CUDA kernels for minidl's hot layers, and the ways to run them.
+
+One ``.cu`` file per layer family (``im2col.cu``, ``maxpool.cu``, ``adam.cu``,
+``bce.cu``, ``batchnorm.cu``, ``relu.cu``), each readable next to the NumPy
+layer it mirrors; the comment block of every kernel says which thread computes
+what. ``README.md`` walks through ``im2col`` line by line.
+
+- ``launch.launch(name, total, *args)`` runs a kernel: on CuPy arrays through
+  ``cupy.RawModule`` (``cupy_loader``), on NumPy arrays through the serial CPU
+  shim (``cpu_shim.h`` + g++, ``cpu_shim``), which is how the tests check the
+  kernels' logic on machines without a GPU.
+- ``device_layers`` and ``device_training`` are the layers', the optimizer's and
+  the loss's GPU paths; the layers call them when their input is a device array.
+- ``python -m minidl.kernels`` lists the kernels; ``--compile`` compiles every
+  source with nvcc for sm_90; ``--run-on-cpu`` checks every kernel against NumPy.
+
+Importing this package never imports CuPy.
+"""

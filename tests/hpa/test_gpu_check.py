@@ -1,0 +1,51 @@
+"""python -m hpa.gpu_check: its stages, files and exit codes, on the fake CUDA device
+with tiny networks (the real run needs a GPU: see the README's GPU section)."""
+import pytest
+
+from hpa import cli, gpu_check
+
+TINY = {"parallel_lenet": (16, 4), "gapnet": (16, 2)}
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    monkeypatch.setattr(gpu_check, "NETWORKS", TINY)
+    commands = []
+
+    def stage(command, limit):
+        commands.append(command)
+        return command[0] != "fail", f"output of {command[2]}\n"
+    monkeypatch.setattr(gpu_check, "_stage", stage)
+    return commands
+
+
+def test_gpu_run_writes_every_report(fake_device, tiny, tmp_path, capsys):
+    assert cli.run(gpu_check.main, ["--out", str(tmp_path), "--steps", "1", "--warmup", "1"]) == 0
+    assert [c[1:3] for c in tiny] == [["-m", "pytest"], ["-m", "minidl.bench"]]
+    assert "-m" in tiny[0] and "gpu" in tiny[0]
+    for name in ("pytest_gpu", "layer_bench", "network_bench", "summary"):
+        assert (tmp_path / f"{name}.txt").is_file()
+    table = (tmp_path / "network_bench.txt").read_text()
+    assert "parallel_lenet" in table and "gapnet" in table and "samples/s" in table
+    assert "all stages passed" in capsys.readouterr().out
+
+
+def test_a_failing_stage_fails_the_run(fake_device, tiny, tmp_path, monkeypatch):
+    monkeypatch.setattr(gpu_check, "LIMITS", {"tests": 1, "layers": 1})
+    original = gpu_check.main
+
+    def main(argv):
+        monkeypatch.setattr(gpu_check.sys, "executable", "fail")
+        return original(argv)
+    assert cli.run(main, ["--out", str(tmp_path), "--steps", "1", "--warmup", "1"]) == 1
+    assert "FAILED" in (tmp_path / "summary.txt").read_text()
+
+
+def test_cpu_baseline_and_no_gpu_error(tiny, tmp_path, capsys):
+    assert cli.run(gpu_check.main, ["--out", str(tmp_path), "--device", "cpu", "--steps", "1",
+                                    "--warmup", "1"]) == 0
+    assert tiny == []  # no GPU stages on the CPU
+    assert "device cpu" in (tmp_path / "network_bench.txt").read_text()
+    if gpu_check.md.backend.cupy is None:
+        assert cli.run(gpu_check.main, ["--out", str(tmp_path)]) == 2
+        assert capsys.readouterr().err.startswith("error: --device gpu")

@@ -1,0 +1,65 @@
+"""Every kernel, compiled with g++ through cpu_shim.h and run serially, against its NumPy twin.
+
+Cases (minidl/kernels/twins.py) cover odd sizes, stride 2 with padding, batch 1,
+overlapping pooling windows and every weighting of the loss; each runs with the
+default launch and with 32-thread blocks capped at 3 blocks, where the last
+block is partial and every grid-stride loop goes round several times.
+"""
+import numpy as np
+import pytest
+
+from minidl.kernels import launch, twins
+
+CASES = [pytest.param(family, case, id=f"{family}-{name}")
+         for family, (_, _, cases) in twins.CHECKS.items() for name, case in cases]
+GRIDS = [pytest.param(None, id="default-grid"), pytest.param((32, 3), id="partial-grid")]
+
+
+@pytest.mark.parametrize("grid", GRIDS)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("family, case", CASES)
+def test_kernel_matches_numpy(family, case, dtype, grid):
+    _, check, _ = twins.CHECKS[family]
+    with launch.configured(*(grid or (launch.BLOCK, launch.MAX_BLOCKS))):
+        error = check(twins.Target.host(), case, np.dtype(dtype).type, np.random.default_rng(1))
+    assert error <= twins.TOLERANCE[dtype], f"{family} {dtype}: max relative error {error:.3g}"
+
+
+def test_partial_last_block_is_really_partial():
+    # 1001 elements in 32-thread blocks: 32 blocks would be needed, 3 run (grid stride),
+    # and with 96-thread blocks the 11th block has 41 live threads of 96.
+    assert launch.grid_size(1001, 32, 3) == 3
+    assert launch.grid_size(1001, 96, 1 << 16) == 11 and 1001 - 10 * 96 == 41
+    x = np.random.default_rng(0).standard_normal(1001)
+    y, mask = np.full_like(x, np.nan), np.zeros(x.shape, bool)
+    with launch.configured(96):
+        launch.launch("relu_forward", x.size, x, y, mask, x.size)
+    np.testing.assert_array_equal(y, np.maximum(x, 0))  # no element left NaN: all written
+
+
+def test_launch_refuses_wrong_dtype_non_contiguous_and_wrong_arity():
+    x = np.zeros((4, 6))
+    with pytest.raises(launch.KernelArgumentError, match="mask must be a C-contiguous bool"):
+        launch.launch("relu_forward", x.size, x, np.empty_like(x), np.zeros(x.shape), x.size)
+    with pytest.raises(launch.KernelArgumentError, match="C-contiguous"):
+        launch.launch("relu_forward", 12, x[:, ::2], np.empty((4, 3)), np.zeros((4, 3), bool), 12)
+    with pytest.raises(launch.KernelArgumentError, match="takes 4 arguments"):
+        launch.launch("relu_forward", x.size, x)
+    with pytest.raises(KeyError, match="no kernel named"):
+        launch.launch("conv_magic", 1)
+
+
+def test_cli_runs_every_kernel_on_the_cpu(capsys):
+    from minidl.kernels.__main__ import main
+    assert main(["--run-on-cpu"]) == 0
+    out = capsys.readouterr().out
+    for name in ("im2col", "col2im", "maxpool_forward", "maxpool_backward", "adam_update",
+                 "bce_with_logits", "batchnorm_apply", "batchnorm_input_grad", "relu_forward", "relu_backward"):
+        assert name in out
+    assert "FAIL" not in out
+
+
+def test_cli_lists_every_kernel(capsys):
+    from minidl.kernels.__main__ import main
+    assert main([]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 10
