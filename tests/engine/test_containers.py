@@ -293,3 +293,26 @@ def test_dense_block_matches_torch_in_train_and_eval():
         _torch_parity(ours, ref, _x((2, 4, 6, 5), 5), torch)
         for name, value in ref.state_dict().items():  # running statistics moved alike
             np.testing.assert_allclose(ours.state_dict()[name], value.numpy(), rtol=1e-9, err_msg=name)
+
+
+def test_a_layer_without_input_gradient_stops_sequential_and_concat_adds_the_others():
+    """Conv2d(input_grad=False) returns None: Sequential goes no further back (the
+    ChannelSelect before it is never asked), Concat sums only the branches that give one."""
+    def branches(first_input_grad):
+        return [Sequential(ChannelSelect((0, 1)), Conv2d(2, 3, 3, padding=1, input_grad=first_input_grad), ReLU()),
+                Sequential(Conv2d(3, 2, 3, padding=1), Sigmoid())]
+    x = _x((2, 3, 5, 5), 3)
+    skip, full = Concat(*branches(False)).astype(np.float64), Concat(*branches(True)).astype(np.float64)
+    full.load_state_dict(skip.state_dict())
+    dy = _x(skip(x).shape, 4)
+    full(x)
+    dx_skip, dx_full = skip.backward(dy), full.backward(dy)
+    dx_second = full.branches[1].backward(dy[:, 3:])  # only the second branch's share
+    np.testing.assert_allclose(dx_skip, dx_second, rtol=1e-12)
+    assert not np.allclose(dx_full, dx_second)
+    first = Sequential(*branches(False)[:1]).astype(np.float64)
+    first(x)
+    assert first.backward(dy[:, :3]) is None
+    only_first = Concat(first)
+    only_first(x)
+    assert only_first.backward(dy[:, :3]) is None
