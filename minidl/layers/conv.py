@@ -197,6 +197,9 @@ class Conv2d(Module):
             dxpad = xp.zeros(xpad.shape, dtype=dy.dtype)
             dview = self._windows(dxpad, x_shape)
         weight = self._weight_matrix(dy.dtype)
+        # A C-ordered copy of Wf^T (small): OpenBLAS ran the column-gradient
+        # product 1.2x slower with the transposed view.
+        weight_t = xp.ascontiguousarray(weight.T) if self.input_grad else None
         # Accumulate dWf (f*O, C*kh*kc) or its transpose, whichever has more rows (module docstring).
         g_first = weight.shape[0] >= weight.shape[1]
         dweight = xp.zeros(weight.shape if g_first else weight.shape[::-1], dtype=dy.dtype)
@@ -217,7 +220,7 @@ class Conv2d(Module):
             g = g.reshape(f * o, t)
             dweight += xp.matmul(g, cols.T) if g_first else xp.matmul(cols, g.T)
             if self.input_grad:  # cols is spent: the column gradient overwrites it in the workspace.
-                windows.col2im(xp.matmul(weight.T, g, out=cols), dview[samples, :, :, :, rows])
+                windows.col2im(xp.matmul(weight_t, g, out=cols), dview[samples, :, :, :, rows])
         dweight = dweight if g_first else dweight.T
         # dWf[(jf, o), (c, i, jc)] -> dW[o, c, i, j]: the inverse of _weight_matrix.
         dweight = dweight.reshape(f, o, x_shape[1], self.kernel_size[0], kc).transpose(1, 2, 3, 4, 0)
