@@ -4,7 +4,8 @@ One step is what a training loop does per batch: forward, BCE-with-logits
 loss, zero_grad, backward, Adam update. Each network is timed in minidl and,
 when PyTorch is importable, in PyTorch with NCHW tensors and with
 channels_last ones, each in its own worker process (so its peak RSS is its
-own), all from the same weights (minidl's ``state_dict``, loaded into a twin
+own; the PyTorch workers with ``MINIDL_KEEP_FREED_MEMORY=0``, the default malloc
+its users get), all from the same weights (minidl's ``state_dict``, loaded into a twin
 built by ``bench_twins``), the same input batch and the same number of threads.
 The workers take turns step by step, so load from other processes on a shared
 machine hits all of them alike; the median of ``--repeat`` steps after
@@ -184,6 +185,8 @@ def measure(name, frameworks, repeat, warmup, threads):
     for framework in frameworks:
         parent, child = context.Pipe()
         process = context.Process(target=_worker, args=(child, framework, name, state, x, y, threads, warmup))
+        # PyTorch as its users run it: with glibc's default malloc (minidl.host_memory).
+        os.environ["MINIDL_KEEP_FREED_MEMORY"] = "1" if framework == "minidl" else "0"
         process.start()
         workers[framework] = (parent, process)
     peak = [parent.recv()[1] for parent, _ in workers.values()][0]
