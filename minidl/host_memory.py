@@ -19,7 +19,7 @@ import os
 
 _M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 _M_MMAP_THRESHOLD = -3
-_THRESHOLDS = (1 << 30, 32 << 20)  # what we want, and the most that glibc before 2.26 accepts
+_THRESHOLDS = (1 << 30, 32 << 20)  # what we want, and the most some older glibc accept
 
 
 def keep_freed_memory():
