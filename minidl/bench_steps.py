@@ -28,6 +28,7 @@ Networks (``--only`` picks by substring):
 * ``GapNet (hpa)``: ``hpa.models.GapNet(image_size=256)``, batch 8 of 4x256x256.
 """
 import importlib
+import importlib.util
 import multiprocessing
 import os
 import resource
