@@ -77,7 +77,7 @@ def backward(dy, masks, x_shape):
     xp = backend.get_array_module(dy)
     right, lower = masks
     geometry = plan(x_shape)
-    ho, wo = geometry.out_rows, geometry.out_cols
+    wo = geometry.out_cols
     # A cropped border is in no window: only then does dx need zeros under it.
     dx = (xp.zeros if geometry.cropped else xp.empty)(x_shape, dtype=dy.dtype)
     for samples, rows in _chunks(x_shape, dy.itemsize, geometry):
