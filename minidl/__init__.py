@@ -5,7 +5,7 @@
     criterion = md.losses.BCEWithLogitsLoss()
     optimizer = md.optim.Adam(model.parameters(), lr=1e-3)
 """
-from minidl import backend, init, losses, optim, rng
+from minidl import backend, host_memory, init, losses, optim, rng
 from minidl.backend import get_array_module, to_device, to_numpy, use
 from minidl.grad_mode import is_grad_enabled, no_grad
 from minidl.layers import *  # noqa: F403  (the layer classes, as in torch.nn)
@@ -14,6 +14,9 @@ from minidl.losses import BCEWithLogitsLoss, CrossEntropyLoss, FocalLoss, SoftF1
 from minidl.module import Module, Parameter, StateDictError, load_arrays, save_arrays
 from minidl.prefetch import DevicePrefetcher
 from minidl.rng import manual_seed
+
+if host_memory.enabled_by_environment():
+    host_memory.keep_freed_memory()
 
 __all__ = [
     *_layer_names,

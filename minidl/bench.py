@@ -1,5 +1,7 @@
 """Engine benchmark: ``python -m minidl.bench [--repeat 5] [--warmup 1] [--only conv] [--device gpu]``.
 
+``--steps`` times whole training steps of networks instead (``minidl.bench_steps``).
+
 Times one forward plus one backward pass of the layers a small HPA network is
 made of, and, when PyTorch is importable, of the same operations in PyTorch on
 the same number of threads. Runs alternate between the two engines, so load
@@ -26,7 +28,7 @@ import time
 
 import numpy
 
-from minidl import backend, rng
+from minidl import backend, bench_steps, rng
 from minidl.layers import windows
 
 
@@ -179,7 +181,9 @@ def parse_bytes(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m minidl.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per engine (median printed)")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed runs first")
+    parser.add_argument("--warmup", type=int, default=None, help="untimed runs first (default 1, 2 with --steps)")
+    parser.add_argument("--steps", action="store_true",
+                        help="time whole training steps of networks (minidl.bench_steps), not layers")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--budget", type=parse_bytes, default=None,
                         help="im2col memory budget, e.g. 256M (default: minidl's, 1G)")
@@ -190,8 +194,10 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for NumPy's BLAS (needs threadpoolctl) and torch; default: BLAS's own")
     args = parser.parse_args(argv)
-    if not any(args.only in n for n in CASES):
-        parser.error(f"--only {args.only!r} matches no row: {', '.join(CASES)}")
+    args.warmup = (2 if args.steps else 1) if args.warmup is None else args.warmup
+    rows = bench_steps.NETWORKS if args.steps else CASES
+    if not any(args.only in n for n in rows):
+        parser.error(f"--only {args.only!r} matches no row: {', '.join(rows)}")
     if args.repeat < 1 or args.warmup < 0 or min(args.threads or 1, 1 if args.budget is None else args.budget) < 1:
         parser.error("--repeat, --threads and --budget must be >= 1, --warmup >= 0")
     limits = contextlib.nullcontext()
@@ -201,6 +207,9 @@ def main(argv=None):
         except ImportError:
             parser.error("--threads needs threadpoolctl (pip install threadpoolctl)")
         limits = threadpool_limits(args.threads, user_api="blas")
+    if args.steps:
+        bench_steps.run(args)
+        return
     with limits:
         _report(args)
 

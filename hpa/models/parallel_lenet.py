@@ -29,7 +29,9 @@ first lets batch norm and ReLU work on a quarter of the values; max pooling
 commutes with ReLU (both are monotone), so only the position of batch norm is
 a real choice, and its statistics then describe the pooled maps the next
 convolution actually reads. The convolutions have no bias: batch norm
-subtracts the per-channel mean, which would cancel it.
+subtracts the per-channel mean, which would cancel it. The first ones read
+the data, whose gradient nobody uses, so they skip it (``input_grad=False``):
+``backward`` returns None.
 
 Input size. The network is meant for 128 px inputs. Images cached at 128 px
 need no pooling (``input_pool=1``, the default). To feed raw 512 px images,
@@ -84,8 +86,8 @@ class PooledConcat(Concat):
         return super().forward(x if self.pool is None else self.pool(x))
 
     def backward(self, dy):
-        dx = super().backward(dy)
-        return dx if self.pool is None else self.pool.backward(dx)
+        dx = super().backward(dy)  # None: the branches compute no input gradient
+        return dx if self.pool is None or dx is None else self.pool.backward(dx)
 
 
 def lenet_branch(reference, conv_channels):
@@ -93,7 +95,7 @@ def lenet_branch(reference, conv_channels):
     c1, c2 = conv_channels
     return Sequential(
         ChannelSelect((reference, GREEN)),
-        Conv2d(2, c1, 5, padding=2, bias=False), MaxPool2d(2), BatchNorm2d(c1), ReLU(),
+        Conv2d(2, c1, 5, padding=2, bias=False, input_grad=False), MaxPool2d(2), BatchNorm2d(c1), ReLU(),
         Conv2d(c1, c2, 5, padding=2, bias=False), MaxPool2d(2), BatchNorm2d(c2), ReLU(),
         Flatten(),
     )

@@ -30,7 +30,12 @@ def _check_modules(modules, name):
 
 
 def _sum(arrays):
-    """Sum of gradients into a new array: never writes into an array a child returned."""
+    """Sum of gradients into a new array: never writes into an array a child returned.
+    None (a branch that computes no input gradient, e.g. ``Conv2d(..., input_grad=False)``)
+    adds nothing; all None gives None."""
+    arrays = [a for a in arrays if a is not None]
+    if not arrays:
+        return None
     total = arrays[0]
     for a in arrays[1:]:
         total = total + a
@@ -98,6 +103,8 @@ class Sequential(ModuleList):
     def backward(self, dy):
         for m in reversed(list(self)):
             dy = m.backward(dy)
+            if dy is None:  # m computes no input gradient: nothing before it gets one
+                return None
         return dy
 
 

@@ -21,10 +21,15 @@ overlap, shares are added. The work runs in cache-sized chunks of the batch
 (``windows.chunks``), so the kh*kw passes over each chunk read cache, not memory:
 three times faster than whole-batch passes, and faster than reshaping the
 batch to (N, C, Ho, kh, Wo, kw) and reducing over two short axes.
+
+``MaxPool2d(2)`` (kernel 2, stride 2, no padding: every CNN's halving) takes a
+faster path by default, ``pool2x2``: two binary choices instead of an argmax
+over 4 offsets. ``halving=False`` keeps this module's general loop, the
+reference the tests compare it with.
 """
 from minidl import backend
 from minidl.kernels import device_layers
-from minidl.layers import windows
+from minidl.layers import pool2x2, windows
 from minidl.module import Module
 
 CHUNK_BYTES = 4 << 20  # of input per chunk: passes over it then read cache (measured 1.8x faster)
@@ -81,11 +86,27 @@ class _Pool2d(Module):
 
 
 class MaxPool2d(_Pool2d):
-    """``MaxPool2d(kernel_size, stride=None, padding=0)``; stride defaults to kernel_size."""
+    """``MaxPool2d(kernel_size, stride=None, padding=0)``; stride defaults to kernel_size.
+
+    ``halving`` (keyword only): None uses ``pool2x2`` when the windows are 2x2
+    with stride 2 and no padding, False always the general loop.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, *, halving=None):
+        super().__init__(kernel_size, stride, padding)
+        if halving not in (None, False):
+            raise ValueError(f"halving must be None or False, got {halving!r}")
+        self.halving = halving is None and self.kernel_size == self.stride == (2, 2) and self.padding == (0, 0)
 
     def forward(self, x):
         if backend.is_device_array(x) and x.ndim == 4:  # GPU: minidl/kernels/maxpool.cu
             return device_layers.maxpool2d_forward(self, x)
+        if self.halving:
+            if x.ndim != 4:
+                raise ValueError(f"x must have shape (N, C, H, W), got {x.shape}")
+            y, masks = pool2x2.forward(x)
+            self.save_for_backward(masks, x.shape)
+            return y
         xp = backend.get_array_module(x)
         view, chunks = self._windows(x, -float("inf"))
         kh, kw = self.kernel_size
@@ -107,8 +128,13 @@ class MaxPool2d(_Pool2d):
     def backward(self, dy):
         if backend.is_device_array(dy):
             return device_layers.maxpool2d_backward(self, dy)
+        if self.halving:
+            return pool2x2.backward(dy, *self.saved())
         (argmax,) = self.saved()
         return self._input_gradient(dy, lambda chunk, o: (argmax[chunk] == o) * dy[chunk])
+
+    def extra_repr(self):
+        return super().extra_repr() + ("" if self.halving else ", halving=False")
 
 
 class AvgPool2d(_Pool2d):

@@ -4,7 +4,7 @@ import pytest
 from parity import assert_torch_parity, copy_into, random_array
 
 from minidl.gradcheck import check_module
-from minidl.layers.activations import Sigmoid
+from minidl.layers.activations import ReLU, Sigmoid
 from minidl.layers.containers import ColumnSplit, Concat, ModuleList, Residual, Sequential
 from minidl.layers.conv import Conv2d
 from minidl.layers.linear import Linear
@@ -139,3 +139,26 @@ def test_column_split_rejects_indivisible_width():
         ColumnSplit(Linear(2, 1), Linear(2, 1))(np.ones((2, 5)))
     with pytest.raises(ValueError, match="must not be empty"):
         ColumnSplit()
+
+
+def test_a_layer_without_input_gradient_stops_sequential_and_concat_adds_the_others():
+    """Conv2d(input_grad=False) returns None: Sequential goes no further back (the
+    ChannelSelect before it is never asked), Concat sums only the branches that give one."""
+    def branches(first_input_grad):
+        return [Sequential(ChannelSelect((0, 1)), Conv2d(2, 3, 3, padding=1, input_grad=first_input_grad), ReLU()),
+                Sequential(Conv2d(3, 2, 3, padding=1), Sigmoid())]
+    x = random_array((2, 3, 5, 5), 3)
+    skip, full = Concat(*branches(False)).astype(np.float64), Concat(*branches(True)).astype(np.float64)
+    full.load_state_dict(skip.state_dict())
+    dy = random_array(skip(x).shape, 4)
+    full(x)
+    dx_skip, dx_full = skip.backward(dy), full.backward(dy)
+    dx_second = full.branches[1].backward(dy[:, 3:])  # only the second branch's share
+    np.testing.assert_allclose(dx_skip, dx_second, rtol=1e-12)
+    assert not np.allclose(dx_full, dx_second)
+    first = Sequential(*branches(False)[:1]).astype(np.float64)
+    first(x)
+    assert first.backward(dy[:, :3]) is None
+    only_first = Concat(first)
+    only_first(x)
+    assert only_first.backward(dy[:, :3]) is None

@@ -255,3 +255,16 @@ def test_bad_arguments_are_refused_at_construction(kwargs, match):
 def test_bad_inputs_are_refused_at_forward(shape, match):
     with pytest.raises(ValueError, match=match):
         Conv2d(2, 3, 3)(np.zeros(shape, np.float32))
+
+
+@pytest.mark.parametrize("case, fold", [PATHS[0], PATHS[1], PATHS[len(CASES) + 1]])
+def test_input_grad_false_returns_none_and_the_same_parameter_gradients(case, fold):
+    layer, x = _layer(case, seed=11, fold=fold)
+    dy = np.random.default_rng(12).standard_normal(layer(x).shape)
+    with_input = _forward_backward(layer, x, dy)
+    layer.input_grad = False
+    without = _forward_backward(layer, x, dy)
+    assert without[1] is None and "input_grad=False" in repr(layer)
+    for got, want in zip(without[:1] + without[2:], with_input[:1] + with_input[2:]):
+        np.testing.assert_array_equal(got, want)
+    check_module(layer, x, tol=1e-6, check_input=False)  # the parameter gradients alone

@@ -72,11 +72,12 @@ def _avg_backward_reference(dy, x_shape, kernel, stride, padding):
     return dx
 
 
+@pytest.mark.parametrize("halving", [None, False], ids=["default", "general"])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_max_pool_forward_and_backward_match_loops(case):
+def test_max_pool_forward_and_backward_match_loops(case, halving):
     n, c, h, w, k, s, p = case
     x = _separated((n, c, h, w))
-    layer = MaxPool2d(k, s, p)
+    layer = MaxPool2d(k, s, p, halving=halving)
     expected, winner = _loop_reference(x, k, s, p, "max")
     np.testing.assert_array_equal(layer(x), expected)
     dy = np.random.default_rng(1).standard_normal(expected.shape)
@@ -117,12 +118,13 @@ def test_matches_torch(cls, function, case):
     np.testing.assert_allclose(layer.backward(dy), xt.grad.numpy(), rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("halving", [None, False], ids=["default", "general"])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_on_ties_each_output_feeds_exactly_its_first_maximum(case):
+def test_on_ties_each_output_feeds_exactly_its_first_maximum(case, halving):
     """Constant input: every window is one big tie. Backward of ones must give each
     window's 1 to exactly one input: the first real pixel in window order."""
     n, c, h, w, k, s, p = case
-    layer = MaxPool2d(k, s, p)
+    layer = MaxPool2d(k, s, p, halving=halving)
     x = np.full((n, c, h, w), 3.0)
     y = layer(x)
     dx = layer.backward(np.ones_like(y))
@@ -132,11 +134,64 @@ def test_on_ties_each_output_feeds_exactly_its_first_maximum(case):
     np.testing.assert_array_equal(dx, _max_backward_reference(np.ones_like(y), winner, x.shape))
 
 
-def test_tie_between_later_positions_goes_to_the_first_in_window_order():
-    x = np.array([[[[0.0, 5.0], [5.0, 5.0]]]])
+@pytest.mark.parametrize("halving", [None, False], ids=["default", "general"])
+@pytest.mark.parametrize("window, winner", [
+    ([[0.0, 5.0], [5.0, 5.0]], [[0, 1], [0, 0]]),   # the later row loses a tie to the earlier one
+    ([[1.0, 2.0], [5.0, 5.0]], [[0, 0], [1, 0]]),   # within a row the left column wins
+    ([[5.0, 2.0], [1.0, 5.0]], [[1, 0], [0, 0]]),   # diagonal tie: the first in window order
+    ([[1.0, 5.0], [5.0, 2.0]], [[0, 1], [0, 0]]),
+])
+def test_tie_goes_to_the_first_in_window_order(window, winner, halving):
+    layer = MaxPool2d(2, halving=halving)
+    layer(np.array([[window]]))
+    np.testing.assert_array_equal(layer.backward(np.ones((1, 1, 1, 1))), [[winner]])
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 8, 8), (1, 2, 7, 9), (3, 1, 6, 5), (2, 2, 2, 3)])
+def test_halving_path_equals_the_general_path_with_many_ties(shape):
+    """Small integers tie in most windows: both paths must pick the same winner."""
+    x = np.random.default_rng(9).integers(0, 3, shape).astype(np.float32)
+    fast, general = MaxPool2d(2), MaxPool2d(2, halving=False)
+    assert fast.halving and not general.halving
+    y = general(x)
+    np.testing.assert_array_equal(fast(x), y)
+    dy = np.random.default_rng(10).standard_normal(y.shape).astype(np.float32)
+    np.testing.assert_array_equal(fast.backward(dy), general.backward(dy))
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 6, 8), (2, 3, 7, 5)], ids=["batch1", "odd"])
+def test_halving_path_gradcheck(shape):
     layer = MaxPool2d(2)
-    layer(x)
-    np.testing.assert_array_equal(layer.backward(np.ones((1, 1, 1, 1))), [[[[0, 1], [0, 0]]]])
+    assert layer.halving
+    check_module(layer, _separated(shape, seed=11), tol=1e-6)
+
+
+def test_halving_path_in_chunks_of_rows_gives_the_unchunked_result():
+    x = np.random.default_rng(12).integers(0, 4, (3, 2, 9, 8)).astype(np.float64)
+    layer = MaxPool2d(2)
+    y = layer(x)
+    dy = np.arange(y.size, dtype=float).reshape(y.shape)
+    dx = layer.backward(dy)
+    previous = windows.set_memory_budget(1)  # one output row per chunk
+    try:
+        np.testing.assert_array_equal(layer(x), y)
+        np.testing.assert_array_equal(layer.backward(dy), dx)
+    finally:
+        windows.set_memory_budget(previous)
+
+
+@pytest.mark.parametrize("args, kwargs, halving", [
+    ((2,), {}, True), ((2, 2), {}, True), ((2, 2, 1), {}, False), ((3, 2), {}, False), ((2, 1), {}, False),
+    ((2,), dict(halving=False), False)])
+def test_which_max_pools_take_the_halving_path(args, kwargs, halving):
+    layer = MaxPool2d(*args, **kwargs)
+    assert layer.halving is halving
+    assert ("halving=False" in repr(layer)) is not halving
+
+
+def test_halving_accepts_only_none_or_false():
+    with pytest.raises(ValueError, match="halving must be None or False"):
+        MaxPool2d(2, halving=True)
 
 
 @pytest.mark.parametrize("cls", [MaxPool2d, AvgPool2d])
@@ -189,3 +244,9 @@ def test_bad_arguments_are_refused_at_construction(cls, args, match):
 def test_bad_inputs_are_refused_at_forward(cls, shape, match):
     with pytest.raises(ValueError, match=match):
         cls(3)(np.zeros(shape))
+
+
+@pytest.mark.parametrize("shape, match", [((3, 5, 5), "x must have shape"), ((1, 1, 1, 5), "smaller than")])
+def test_halving_path_refuses_bad_inputs(shape, match):
+    with pytest.raises(ValueError, match=match):
+        MaxPool2d(2)(np.zeros(shape))

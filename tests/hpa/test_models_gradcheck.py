@@ -25,7 +25,7 @@ import pytest
 import minidl as md
 from hpa.models import MODELS, build_model, model_names
 from minidl.gradcheck import check_module
-from minidl.layers import BatchNorm1d, BatchNorm2d
+from minidl.layers import BatchNorm1d, BatchNorm2d, Conv2d
 
 MAX_ELEMENTS = 16
 
@@ -42,10 +42,34 @@ SMALL = {
 
 
 def small_model(name, image_size=None, **extra):
+    """The small network, with every convolution computing its input gradient
+    (the parallel LeNet's first ones skip it by default), so the check covers
+    the whole chain down to the input."""
     size, options = SMALL[name]
     size = size if image_size is None else image_size
     md.manual_seed(0)
-    return build_model(name, image_size=size, **{**options, **extra}), size
+    model = build_model(name, image_size=size, **{**options, **extra})
+    for m in model.modules():
+        if isinstance(m, Conv2d):
+            m.input_grad = True
+    return model, size
+
+
+def test_parallel_lenet_skips_the_input_gradient_and_keeps_the_parameter_gradients():
+    md.manual_seed(0)
+    model = build_model("parallel_lenet", image_size=8, **SMALL["parallel_lenet"][1]).astype(np.float64)
+    full, _ = small_model("parallel_lenet")
+    full.astype(np.float64).load_state_dict(model.state_dict())
+    x = images(8)
+    grads = []
+    for net in (model, full):
+        md.manual_seed(1)  # the same dropout masks
+        y = net(x)
+        net.zero_grad()
+        grads.append((net.backward(np.ones_like(y)), [p.grad for p in net.parameters()]))
+    assert grads[0][0] is None and grads[1][0].shape == x.shape
+    for a, b in zip(grads[0][1], grads[1][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
 def images(size, seed=7, n=2):
