@@ -38,8 +38,18 @@ import time
 import numpy
 
 from minidl import rng
-from minidl.layers import (BatchNorm2d, ChannelSelect, Concat, Conv2d, Dropout, Flatten, Linear,
-                           MaxPool2d, ReLU, Sequential)
+from minidl.layers import (
+    BatchNorm2d,
+    ChannelSelect,
+    Concat,
+    Conv2d,
+    Dropout,
+    Flatten,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Sequential,
+)
 
 FRAMEWORKS = ("minidl", "torch NCHW", "torch channels_last")
 
@@ -136,7 +146,8 @@ def _minidl_step(name, state, x, y):
 
 def _torch_step(name, state, x, y, channels_last, threads):
     import torch
-    from minidl.bench_twins import torch_twin
+
+    from minidl.torch_twin import torch_twin
     torch.set_num_threads(threads)
     net = torch_twin(NETWORKS[name][0](), torch)
     net.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})

@@ -1,107 +1,108 @@
-"""A PyTorch network with the same architecture as a minidl one, for benchmarks.
+"""PyTorch twins of minidl networks, for the benchmarks (``minidl.bench --steps``, ``hpa.gpu_check``).
 
-``torch_twin(model)`` walks the minidl module tree and builds the PyTorch layers
-it names (``Conv2d`` -> ``torch.nn.Conv2d`` with the same sizes, and so on), so
-``python -m hpa.gpu_check`` can time a training step of the same network in
-both engines. The twin has PyTorch's own initial weights: it is for timing, not
-for comparing values (``tests/engine/test_torch_weights.py`` does that per layer).
-
-Containers are matched by what they compute, not by their code: ``Sequential``,
-``Concat`` (branches on one input, concatenated; an optional shared ``pool``
-first), ``ColumnSplit`` (branch i reads the i-th block of columns), ``GapTaps``
-(global average pools tapped from a chain of stages), and any module whose
-children are ``features`` and ``head`` (a classifier: head(features(x))).
-Anything else raises ``NotImplementedError`` naming the module.
+``torch_twin(model, torch)`` walks a minidl module tree and builds the same
+network from ``torch.nn`` layers, child by child under the same names, so
+``twin.load_state_dict`` takes minidl's ``state_dict()`` as is: both engines
+then start a step from the same weights. The few minidl containers PyTorch
+lacks (``Concat``, ``ChannelSelect``, ``GapTaps`` and hpa's ``PooledConcat``
+and ``ColumnSplit``) get small torch modules of the same wiring. Only the
+benchmarks use this file; the engine never imports torch.
 """
 
 
-def torch_twin(module):
-    """A ``torch.nn.Module`` with ``module``'s architecture (PyTorch must be installed)."""
-    import torch
-    return _twin(module, torch)
+def _pair_args(m):
+    return dict(kernel_size=m.kernel_size, stride=m.stride, padding=m.padding)
 
 
-def _leaf(module, torch):
-    nn, name = torch.nn, type(module).__name__
-    if name == "Conv2d":
-        return nn.Conv2d(module.in_channels, module.out_channels, module.kernel_size, module.stride,
-                         module.padding, bias=module.bias is not None)
-    if name in ("MaxPool2d", "AvgPool2d"):
-        return getattr(nn, name)(module.kernel_size, module.stride, module.padding)
-    if name in ("BatchNorm1d", "BatchNorm2d"):
-        return getattr(nn, name)(module.num_features, eps=module.eps, momentum=module.momentum)
-    if name == "Linear":
-        out_features, in_features = module.weight.shape
-        return nn.Linear(in_features, out_features, bias=module.bias is not None)
-    if name in ("Dropout", "AlphaDropout"):
-        return getattr(nn, name)(module.p)
-    if name in ("ReLU", "SELU", "Sigmoid", "Flatten"):
-        return getattr(nn, name)()
-    if name in ("GlobalAvgPool2d", "GlobalMaxPool2d"):
-        return nn.Sequential((nn.AdaptiveAvgPool2d if "Avg" in name else nn.AdaptiveMaxPool2d)(1), nn.Flatten())
-    if name == "ChannelSelect":
-        return _Lambda(torch, lambda x, c=list(module.channels): x[:, c])
-    return None
+def torch_twin(model, torch=None):
+    """The torch.nn network computing what the minidl ``model`` computes (``torch``: the module)."""
+    if torch is None:
+        import torch
+    nn = torch.nn
 
+    class Concat(nn.Module):
+        """Branches on one input (after an optional mean pooling), outputs concatenated on axis 1."""
 
-def _twin(module, torch):
-    leaf = _leaf(module, torch)
-    if leaf is not None:
-        return leaf
-    nn, name = torch.nn, type(module).__name__
-    children = dict(module._modules)
-    if name in ("Sequential", "ModuleList"):
-        return nn.Sequential(*(_twin(m, torch) for m in children.values()))
-    if "branches" in children and name.endswith("Concat"):
-        pool = getattr(module, "pool", None)
-        return _Branches(torch, [_twin(b, torch) for b in children["branches"]._modules.values()],
-                         None if pool is None else _twin(pool, torch), split=False)
-    if name == "ColumnSplit":
-        return _Branches(torch, [_twin(b, torch) for b in children["branches"]._modules.values()], None, split=True)
-    if name == "GapTaps":
-        return _GapTaps(torch, [_twin(s, torch) for s in children["stages"]._modules.values()],
-                        module.taps, module.dropout.p)
-    if set(children) == {"features", "head"}:
-        return nn.Sequential(_twin(children["features"], torch), _twin(children["head"], torch))
-    raise NotImplementedError(f"no PyTorch twin for {name}")
-
-
-def _Lambda(torch, function):
-    class Lambda(torch.nn.Module):
-        def forward(self, x):
-            return function(x)
-    return Lambda()
-
-
-def _Branches(torch, branches, pool, split):
-    class Branches(torch.nn.Module):
-        def __init__(self):
+        def __init__(self, branches, pool=None):
             super().__init__()
-            self.branches = torch.nn.ModuleList(branches)
+            self.branches = nn.ModuleList(branches)
             self.pool = pool
 
         def forward(self, x):
-            if self.pool is not None:
-                x = self.pool(x)
-            if split:
-                parts = torch.chunk(x, len(self.branches), dim=1)
-                return torch.cat([b(p) for b, p in zip(self.branches, parts)], dim=1)
+            x = x if self.pool is None else self.pool(x)
             return torch.cat([b(x) for b in self.branches], dim=1)
-    return Branches()
 
+    class ColumnSplit(nn.Module):
+        """Branch i reads the i-th equal block of columns."""
 
-def _GapTaps(torch, stages, taps, p):
-    class GapTaps(torch.nn.Module):
-        def __init__(self):
+        def __init__(self, branches):
             super().__init__()
-            self.stages = torch.nn.ModuleList(stages)
-            self.dropout = torch.nn.Dropout(p)
+            self.branches = nn.ModuleList(branches)
+
+        def forward(self, x):
+            parts = torch.chunk(x, len(self.branches), dim=1)
+            return torch.cat([b(p) for b, p in zip(self.branches, parts)], dim=1)
+
+    class ChannelSelect(nn.Module):
+        def __init__(self, channels):
+            super().__init__()
+            self.channels = list(channels)
+
+        def forward(self, x):
+            return x[:, self.channels]
+
+    class GapTaps(nn.Module):
+        def __init__(self, stages, taps, p):
+            super().__init__()
+            self.stages, self.taps, self.dropout = nn.ModuleList(stages), taps, nn.Dropout(p)
 
         def forward(self, x):
             pooled = []
             for i, stage in enumerate(self.stages):
                 x = stage(x)
-                if i in taps:
+                if i in self.taps:
                     pooled.append(x.mean(dim=(2, 3)))
             return self.dropout(torch.cat(pooled, dim=1))
-    return GapTaps()
+
+    class Network(nn.Module):
+        """A model with ``features`` and ``head`` children (ParallelLeNet, GapNet)."""
+
+        def __init__(self, features, head):
+            super().__init__()
+            self.features, self.head = features, head
+
+        def forward(self, x):
+            return self.head(self.features(x))
+
+    def twin(m):
+        kind = type(m).__name__
+        if kind == "Sequential":
+            return nn.Sequential(*map(twin, m.children()))
+        if kind == "Conv2d":
+            return nn.Conv2d(m.in_channels, m.out_channels, bias=m.bias is not None, **_pair_args(m))
+        if kind in ("MaxPool2d", "AvgPool2d"):
+            return getattr(nn, kind)(**_pair_args(m))
+        if kind in ("BatchNorm2d", "BatchNorm1d"):
+            return getattr(nn, kind)(m.num_features, eps=m.eps, momentum=m.momentum)
+        if kind == "Linear":
+            return nn.Linear(m.in_features, m.out_features, bias=m.bias is not None)
+        if kind in ("ReLU", "SELU", "Sigmoid", "Flatten"):
+            return getattr(nn, kind)()
+        if kind in ("GlobalAvgPool2d", "GlobalMaxPool2d"):
+            return nn.Sequential((nn.AdaptiveAvgPool2d if "Avg" in kind else nn.AdaptiveMaxPool2d)(1), nn.Flatten())
+        if kind in ("Dropout", "AlphaDropout"):
+            return getattr(nn, kind)(m.p)
+        if kind == "ChannelSelect":
+            return ChannelSelect(m.channels)
+        if kind in ("Concat", "PooledConcat"):
+            pool = getattr(m, "pool", None)
+            return Concat(map(twin, m.branches), None if pool is None else twin(pool))
+        if kind == "ColumnSplit":
+            return ColumnSplit(map(twin, m.branches))
+        if kind == "GapTaps":
+            return GapTaps(map(twin, m.stages), m.taps, m.dropout.p)
+        if set(m._modules) == {"features", "head"}:
+            return Network(twin(m.features), twin(m.head))
+        raise TypeError(f"no PyTorch twin for {kind}")
+
+    return twin(model)

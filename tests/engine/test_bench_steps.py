@@ -3,10 +3,21 @@ computes from the same weights, and the flop count is the hand count."""
 import numpy as np
 import pytest
 
+from hpa.models.gapnet import GapTaps
 from minidl.bench_steps import step_flops
-from minidl.bench_twins import torch_twin
-from minidl.layers import (BatchNorm2d, ChannelSelect, Concat, Conv2d, Dropout, Flatten, GapTaps, Linear,
-                           MaxPool2d, ReLU, Sequential)
+from minidl.layers import (
+    BatchNorm2d,
+    ChannelSelect,
+    Concat,
+    Conv2d,
+    Dropout,
+    Flatten,
+    Linear,
+    MaxPool2d,
+    ReLU,
+    Sequential,
+)
+from minidl.torch_twin import torch_twin
 
 
 def _branchy():
