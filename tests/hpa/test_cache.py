@@ -59,7 +59,7 @@ def test_build_matches_direct_resize(data_dir, cache_dir):
     assert isinstance(cache.images, np.memmap) and not cache.images.flags.writeable
     np.testing.assert_array_equal(cache.images, expected(ds, 8))
     np.testing.assert_array_equal(cache.labels, ds.labels)
-    assert sorted(os.listdir(cache_dir)) == ["images_8.npy", "manifest_8.json"]
+    assert sorted(os.listdir(cache_dir)) == ["build_8.lock", "images_8.npy", "manifest_8.json"]
     manifest = json.loads((cache_dir / "manifest_8.json").read_text())
     assert manifest["complete"] is True and manifest["source"]["path"].endswith("train.csv")
     reopened = open_cache(cache_dir)
