@@ -78,7 +78,7 @@ def run(main, argv=None):
         print(f"error: {_describe(error)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as stop:
-        print(interrupted_message(), file=sys.stderr)
+        print(interrupted_message(stop), file=sys.stderr)
         return 128 + (signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
     return code or 0
 

@@ -10,7 +10,7 @@ command marks each phase,
         cache = cached_images(...)
 
 and :func:`hpa.cli.run` prints ``interrupted while <what>: <advice>`` when
-a stop arrives. SIGTERM (what ``kill`` and job schedulers send) is turned
+a stop arrives within it. SIGTERM (what ``kill`` and job schedulers send) is turned
 into the same ``KeyboardInterrupt`` as Ctrl-C by :func:`stop_on_sigterm`, so
 both unwind through ``finally`` blocks (worker pools shut down, temporary
 files removed) instead of vanishing silently. Worker processes call
@@ -24,30 +24,26 @@ import sys
 import threading
 import time
 
-# The innermost phase first; empty outside any phase.
-_phases = []
-
 
 @contextlib.contextmanager
 def phase(what, advice):
     """Mark the enclosed work as ``what``; ``advice`` says how to continue if it is interrupted.
 
     ``advice`` is a string, or a function returning one when the stop comes
-    (when it depends on what exists by then, e.g. a checkpoint).
+    (when it depends on what exists by then, e.g. a checkpoint). A stop
+    leaving the block carries the message of the innermost phase it left.
     """
-    _phases.append((what, advice))
     try:
         yield
-    finally:
-        _phases.pop()
+    except KeyboardInterrupt as stop:
+        if not hasattr(stop, "hpa_message"):
+            stop.hpa_message = f"interrupted while {what}: {advice() if callable(advice) else advice}"
+        raise
 
 
-def interrupted_message():
-    """``interrupted while <what>: <advice>`` for the innermost phase, or plain ``interrupted``."""
-    if not _phases:
-        return "interrupted"
-    what, advice = _phases[-1]
-    return f"interrupted while {what}: {advice() if callable(advice) else advice}"
+def interrupted_message(stop):
+    """What to tell the user about the ``KeyboardInterrupt`` ``stop``: its phase's advice, if any."""
+    return getattr(stop, "hpa_message", "interrupted")
 
 
 class Terminated(KeyboardInterrupt):
