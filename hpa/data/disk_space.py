@@ -51,6 +51,9 @@ def reserve(path, what):
 
 
 def _too_small(folder, what, needed, free):
-    return HpaError(f"not enough free space in {folder}: {what} needs {needed:,} bytes "
-                    f"({needed / 2**30:.2f} GiB), {free:,} bytes are free; free some space or "
-                    f"choose another --cache-dir")
+    return HpaError(f"not enough free space in {folder}: {what} needs {needed:,} bytes ({_human(needed)}), "
+                    f"{free:,} bytes are free; free some space or choose another --cache-dir")
+
+
+def _human(count):
+    return f"{count / 2**30:.1f} GiB" if count >= 2**30 else f"{count / 2**20:.1f} MiB"
