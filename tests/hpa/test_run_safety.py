@@ -88,7 +88,7 @@ def test_unwritable_folders_are_refused_before_the_data_is_made(tmp_path, capsys
     (tmp_path / "a_file").write_text("")
     folders = {"--out": str(tmp_path / "run"), "--cache-dir": str(tmp_path / "cache"),
                option: str(tmp_path / "a_file" / "sub")}
-    argv = [*TINY, "--synthetic-n", "8", "--synthetic-size", "16", *(x for kv in folders.items() for x in kv)]
+    argv = [*TINY, "--synthetic-n", "8", "--synthetic-size", "32", *(x for kv in folders.items() for x in kv)]
     assert cli.run(train.main, argv) == 2
     assert f"{option} {tmp_path / 'a_file' / 'sub'}: cannot write there" in one_line_error(capsys)
     assert not (tmp_path / "cache").exists() or not os.listdir(tmp_path / "cache")  # nothing generated
