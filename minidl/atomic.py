@@ -31,7 +31,7 @@ def atomic_path(path):
         try:
             yield tmp
         except OSError as error:
-            if error.filename is not None:
+            if error.filename is not None or error.errno is None:
                 raise
             # A write into an open file (e.g. a full disk) names no file: name the target.
             raise OSError(error.errno, error.strerror, path) from error
