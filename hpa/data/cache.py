@@ -32,8 +32,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 import numpy as np
 from tqdm import tqdm
 
-from hpa.data.cache_lock import cache_build_lock
 from hpa.data.cache_format import cache_files, open_cache, source_fingerprint, write_manifest
+from hpa.data.cache_lock import cache_build_lock
 from hpa.data.dataset import format_ids
 from hpa.data.disk_space import create_npy, reserve
 from hpa.data.imageio import resize_area

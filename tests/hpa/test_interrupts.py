@@ -35,10 +35,10 @@ def data(tmp_path_factory):
 
 def start(args, tmp_path, env=None):
     """Popen of ``python args...`` in the repository root, output to files in ``tmp_path``."""
-    out, err = open(tmp_path / "stdout.txt", "w"), open(tmp_path / "stderr.txt", "w")
     root = os.path.dirname(os.path.dirname(HERE))
     env = {**os.environ, "PYTHONPATH": root, **(env or {})}
-    return subprocess.Popen([sys.executable, *args], stdout=out, stderr=err, cwd=root, env=env)
+    with open(tmp_path / "stdout.txt", "w") as out, open(tmp_path / "stderr.txt", "w") as err:
+        return subprocess.Popen([sys.executable, *args], stdout=out, stderr=err, cwd=root, env=env)
 
 
 def wait_for(condition, timeout=60.0):
