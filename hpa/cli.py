@@ -7,9 +7,12 @@ user what to fix in one line, not show a traceback:
     error: checkpoint nope.npz does not exist
 """
 import argparse
+import errno
+import signal
 import sys
 
 from hpa.errors import HpaError
+from hpa.interrupts import Terminated, interrupted_message, stop_on_sigterm
 
 EXIT_USAGE = 2
 
@@ -59,17 +62,30 @@ def fraction(text):
 
 
 def run(main, argv=None):
-    """Call ``main(argv)``; turn user errors into ``error: ...`` and exit code 2."""
+    """Call ``main(argv)``; turn user errors into ``error: ...`` and exit code 2.
+
+    Ctrl-C and SIGTERM stop it cleanly with advice for the phase they
+    interrupted (:mod:`hpa.interrupts`) and exit codes 130 and 143, as a
+    shell reports a process those signals ended.
+    """
     try:
-        code = main(argv)
+        with stop_on_sigterm():
+            code = main(argv)
     except HpaError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as error:  # permissions, a full disk: the system's own words name the file
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {_describe(error)}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("interrupted: the last completed epoch's checkpoint is intact; continue with --resume",
-              file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        print(interrupted_message(stop), file=sys.stderr)
+        return 128 + (signal.SIGTERM if isinstance(stop, Terminated) else signal.SIGINT)
     return code or 0
+
+
+def _describe(error):
+    """An OSError in one line that names its file; a full disk says so plainly."""
+    where = " -> ".join(str(p) for p in (error.filename, error.filename2) if p is not None)
+    if error.errno == errno.ENOSPC:
+        return f"no space left on the device while writing {where or 'a file'}; free some space and run again"
+    return str(error)

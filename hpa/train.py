@@ -24,10 +24,12 @@ from hpa.errors import HpaError
 from hpa.evaluation.inference import use_device
 from hpa.evaluation.report import write_report
 from hpa.evaluation.training_plots import plot_training_curves
+from hpa.interrupts import phase
 from hpa.models import MODELS, build_model
 from hpa.training import distributed
 from hpa.training.config import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
-from hpa.training.run import output_folder, splits, train_one
+from hpa.training.preflight import prepare_run
+from hpa.training.run import splits, train_one
 
 
 def build_parser(model=None, fixed=False, description=None):
@@ -95,6 +97,9 @@ def build_parser(model=None, fixed=False, description=None):
     r = p.add_argument_group("output and resuming")
     r.add_argument("--out", help="output folder (default: runs/<model>-<time>)")
     r.add_argument("--resume", metavar="LAST_NPZ", help="continue an interrupted run from its last.npz")
+    r.add_argument("--checkpoint-every", type=float, default=config.checkpoint_every, metavar="MINUTES",
+                   help="also save last.npz within an epoch this often, so --resume continues from "
+                        "that batch (0: after every batch)")
     r.add_argument("--init", metavar="CHECKPOINT", help="start from these weights (fine-tuning)")
     r.add_argument("--freeze-features", action="store_true",
                    help="train only the dense head (use with --init)")
@@ -133,6 +138,13 @@ def parse_config(argv=None, model=None, description=None):
     return TrainConfig(**values).check()
 
 
+def resume_advice(run_dir):
+    """What to do after training in ``run_dir`` was stopped, judged when it stops."""
+    last = os.path.join(run_dir, "last.npz")
+    return lambda: (f"the last checkpoint is intact; continue with --resume {last}" if os.path.isfile(last)
+                    else "no checkpoint was saved yet; the same command starts the training again")
+
+
 def main(argv=None, model=None, description=None):
     config = parse_config(argv, model, description)
     use_device(config.device)
@@ -143,13 +155,16 @@ def main(argv=None, model=None, description=None):
 
 
 def _run(config, group):
-    out_dir = output_folder(config)
+    out_dir = prepare_run(config)  # every path checked and the folder made before the long work
     print(f"output folder: {os.path.abspath(out_dir)}")
 
     def prepare_data():  # rank 0 first: it generates and caches, the others reuse
-        data = config.data or synthetic_data(config.synthetic_n, config.synthetic_size, seed=0, root=config.cache_dir)
-        return data, cached_images(data, config.image_size, root=config.cache_dir, workers=config.workers,
-                                   skip_bad=config.skip_bad)
+        with phase("generating the synthetic data", "nothing is kept; the same command generates it again"):
+            data = config.data or synthetic_data(config.synthetic_n, config.synthetic_size, seed=0,
+                                                 root=config.cache_dir)
+        with phase("caching the images", "finished chunks are kept; the same command resumes the build"):
+            return data, cached_images(data, config.image_size, root=config.cache_dir, workers=config.workers,
+                                       skip_bad=config.skip_bad)
 
     data, cache = distributed.root_first(group, prepare_data)
     print(f"data: {data} ({len(cache)} samples, cached at {config.image_size} px in {cache.path})")
@@ -159,7 +174,8 @@ def _run(config, group):
         run_dir = os.path.join(out_dir, name) if name else out_dir
         if name:
             print(f"--- {name}: {len(train_idx)} training, {len(val_idx)} validation samples")
-        results.append(train_one(config, cache, name, train_idx, val_idx, run_dir, group=group))
+        with phase("training", resume_advice(run_dir)):
+            results.append(train_one(config, cache, name, train_idx, val_idx, run_dir, group=group))
         if not group.is_root:
             continue
         plot_training_curves(os.path.join(run_dir, "metrics.csv"), os.path.join(run_dir, "training_curves.png"))

@@ -28,7 +28,13 @@ def atomic_path(path):
     fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{suffix}", dir=folder)
     os.close(fd)
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as error:
+            if error.filename is not None or error.errno is None:
+                raise
+            # A write into an open file (e.g. a full disk) names no file: name the target.
+            raise OSError(error.errno, error.strerror, path) from error
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         # mkstemp creates the file readable by its owner only; give it the
@@ -41,6 +47,31 @@ def atomic_path(path):
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
+
+
+def remove_stale_temps(path):
+    """Delete temporary files that interrupted atomic writes of ``path`` left behind.
+
+    A process killed inside :func:`atomic_path` (kill -9, power loss) cannot
+    clean up; its temporary file keeps the name pattern
+    ``.<name>.<random>.tmp<suffix>`` beside ``path``. Call this when nothing
+    else writes ``path``, e.g. when a run starts. Returns the removed paths.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path)
+    prefix, suffix = f".{base}.", f".tmp{os.path.splitext(base)[1]}"
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return []
+    removed = []
+    for name in names:
+        if name.startswith(prefix) and name.endswith(suffix) and len(name) > len(prefix) + len(suffix):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(folder, name))
+                removed.append(os.path.join(folder, name))
+    return removed
 
 
 def atomic_write_text(path, text):

@@ -14,8 +14,14 @@ leaves a cache that looks complete.
 With ``skip_bad``, a sample whose image cannot be decoded is zero-filled
 while building and reported; when the build ends the file is rewritten
 without those rows, so ``images[i]`` always belongs to ``ids[i]``. The copy
-only happens when something was skipped. Two processes must not build the
-same cache at once.
+only happens when something was skipped.
+
+The build holds a file lock (:mod:`hpa.data.cache_lock`): a second process
+asking for the same cache waits, then uses the finished one. The images
+file's space is reserved before any row is written
+(:mod:`hpa.data.disk_space`). Worker processes exit with their parent,
+however it ends, and ignore Ctrl-C, which the parent handles by shutting
+the pool down.
 """
 import json
 import logging
@@ -27,10 +33,13 @@ import numpy as np
 from tqdm import tqdm
 
 from hpa.data.cache_format import cache_files, open_cache, source_fingerprint, write_manifest
+from hpa.data.cache_lock import cache_build_lock
 from hpa.data.dataset import format_ids
+from hpa.data.disk_space import create_npy, reserve
 from hpa.data.imageio import resize_area
 from hpa.data.labels import CHANNELS
 from hpa.errors import HpaError
+from hpa.interrupts import die_with_parent
 from minidl.atomic import atomic_path, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -63,6 +72,12 @@ def build_cache(dataset, size, cache_dir, workers=None, skip_bad=False, progress
         raise HpaError(f"no samples to cache from {dataset.source}")
     cache_dir = os.fspath(cache_dir)
     os.makedirs(cache_dir, exist_ok=True)
+    with cache_build_lock(cache_dir, size):
+        return _build(dataset, size, cache_dir, workers, skip_bad, progress, chunk_size)
+
+
+def _build(dataset, size, cache_dir, workers, skip_bad, progress, chunk_size):
+    """:func:`build_cache` under the build lock."""
     images_path, manifest_path, progress_path = cache_files(cache_dir, size)
     fingerprint = source_fingerprint(dataset)
 
@@ -81,11 +96,12 @@ def build_cache(dataset, size, cache_dir, workers=None, skip_bad=False, progress
         state = {"fingerprint": fingerprint, "size": size, "chunk_size": chunk, "done": [], "bad": []}
         if os.path.exists(progress_path):
             os.remove(progress_path)
-        np.lib.format.open_memmap(images_path, mode="w+", dtype=np.uint8,
-                                  shape=(len(dataset), len(CHANNELS), size, size)).flush()
+        create_npy(images_path, np.uint8, (len(dataset), len(CHANNELS), size, size),
+                   f"the size-{size} image cache")
         atomic_write_text(progress_path, json.dumps(state))
     else:
         log.info("resuming cache build in %s: %d chunks already done", cache_dir, len(state["done"]))
+        reserve(images_path, f"the size-{size} image cache")
 
     _fill(dataset, size, images_path, progress_path, state, workers, skip_bad, progress)
     return _finish(dataset, size, cache_dir, state)
@@ -143,7 +159,8 @@ def _fill(dataset, size, images_path, progress_path, state, workers, skip_bad, p
             for start, stop in todo:
                 record(start, stop, filler(start, stop))
             return
-        pool = ProcessPoolExecutor(min(workers, len(todo)), initializer=_init_worker, initargs=args)
+        pool = ProcessPoolExecutor(min(workers, len(todo)), initializer=_init_worker,
+                                   initargs=(os.getpid(), *args))
         try:
             futures = {pool.submit(_fill_chunk, start, stop): (start, stop) for start, stop in todo}
             for future in as_completed(futures):
@@ -181,9 +198,10 @@ class _ChunkFiller:
 _worker_filler = None
 
 
-def _init_worker(*args):
-    """Pool initializer: unpickle the dataset once per worker, not per chunk."""
+def _init_worker(parent_pid, *args):
+    """Pool initializer: exit with the parent; unpickle the dataset once per worker, not per chunk."""
     global _worker_filler
+    die_with_parent(parent_pid)
     _worker_filler = _ChunkFiller(*args)
 
 
@@ -213,8 +231,8 @@ def _drop_rows(images_path, keep):
     """Rewrite the images file with only the rows ``keep`` (sorted indices)."""
     with atomic_path(images_path) as tmp:
         source = np.load(images_path, mmap_mode="r")
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
-                                        shape=(len(keep),) + source.shape[1:])
+        create_npy(tmp, np.uint8, (len(keep),) + source.shape[1:], "the cache without unreadable samples")
+        out = np.load(tmp, mmap_mode="r+")
         for lo in range(0, len(keep), 256):
             # Copy in slices so memory stays bounded for any N.
             out[lo:lo + 256] = source[keep[lo:lo + 256]]

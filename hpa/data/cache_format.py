@@ -7,6 +7,9 @@ training reads one memory-mapped array instead of 4 PNGs per sample:
     cache_dir/manifest_<S>.json   Ids, labels, source fingerprint; its
                                   presence means "this cache is complete"
     cache_dir/progress_<S>.json   only while building: finished chunks
+    cache_dir/build_<S>.lock      locked while a process builds (see cache_lock);
+                                  kept, since deleting a lock file races with
+                                  a process about to lock it
 
 Several sizes can share one folder. :mod:`hpa.data.cache` builds caches;
 this module names their files, writes and reads the manifest, and opens a

@@ -17,27 +17,20 @@ first data row is line 2), as shown by any text editor.
 """
 import logging
 import os
-import re
-from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 
+from hpa.data.channel_files import CHANNEL_FILE, common_extension, list_channel_files, other_spellings
 from hpa.data.imageio import read_sample
 from hpa.data.labels import CHANNELS, NUM_CLASSES, parse_target
 from hpa.errors import HpaError
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 SPLITS = ("train", "test")
-_CHANNEL_FILE = re.compile(
-    r"^(?P<id>.+)_(?P<channel>%s)(?P<ext>%s)$"
-    % ("|".join(CHANNELS), "|".join(re.escape(e) for e in IMAGE_EXTENSIONS)),
-    re.IGNORECASE,
-)
 # How many Ids a skip report lists before summarising the rest.
 _REPORT_IDS = 10
 
@@ -68,7 +61,8 @@ class Dataset(Samples):
     root      folder holding the image files
     layout    "kaggle" (8-bit grayscale PNG) or "external" (coloured RGB
               JPEG/PNG or 16-bit originals); :meth:`read` handles any mode
-    ext       file extension of the channel files, e.g. ".png"
+    ext       file extension of the channel files, e.g. ".png" (the most
+              common spelling; each file is found whatever its case)
     source    the CSV the Ids came from, or ``root`` when they came from
               the file names
     ids, labels, skipped  as in :class:`Samples` (``skipped``: samples
@@ -79,11 +73,14 @@ class Dataset(Samples):
     layout: str
     ext: str
     source: str
+    # File names on disk whose extension is spelt otherwise than ``ext``
+    # (x_red.PNG in a folder of .png), by the name spelt with ``ext``.
+    spelling: dict = field(default_factory=dict, repr=False)
 
     def image_files(self, i):
         """The four channel file paths of sample ``i``, red, green, blue, yellow."""
-        sample_id = self.ids[i]
-        return [os.path.join(self.root, f"{sample_id}_{c}{self.ext}") for c in CHANNELS]
+        names = (f"{self.ids[i]}_{c}{self.ext}" for c in CHANNELS)
+        return [os.path.join(self.root, self.spelling.get(name, name)) for name in names]
 
     def read(self, i):
         """Sample ``i`` as uint8 (4, H, W)."""
@@ -171,18 +168,19 @@ def open_dataset(path, split="train", skip_bad=False):
     if not os.path.exists(path):
         raise HpaError(f"{path}: no such file or folder")
     csv_path, root = _locate(path, split)
-    names = _list_channel_files(root)
+    names = list_channel_files(root)
     if csv_path is None:
-        ids, labels = sorted({m["id"] for m in map(_CHANNEL_FILE.match, names) if m}), None
+        ids, labels = sorted({m["id"] for m in map(CHANNEL_FILE.match, names) if m}), None
     elif split == "train":
         ids, labels = read_labels_csv(csv_path)
     else:
         ids, labels = read_ids_csv(csv_path), None
     if not names:
         raise HpaError(f"no samples found in {root}")
-    ext = _common_extension(names)
-    dataset = Dataset(root, "kaggle", ext, csv_path or root, ids=ids, labels=labels)
-    _drop_incomplete(dataset, set(names), skip_bad)
+    ext = common_extension(names)
+    spelling = other_spellings(names, ext)
+    dataset = Dataset(root, "kaggle", ext, csv_path or root, ids=ids, labels=labels, spelling=spelling)
+    _drop_incomplete(dataset, set(names) | set(spelling), skip_bad)
     if not dataset.ids:
         raise HpaError(f"no samples found in {root} (none has all four {ext} channel files)")
     dataset.layout = _detect_layout(dataset)
@@ -236,19 +234,6 @@ def _labels_csv_in(folder):
     return os.path.join(folder, found[0])
 
 
-def _list_channel_files(folder):
-    """Names in ``folder`` that look like ``<Id>_<colour>.<image ext>``."""
-    try:
-        return [n for n in os.listdir(folder) if _CHANNEL_FILE.match(n)]
-    except OSError as err:
-        raise HpaError(f"{folder}: cannot list folder ({err.strerror})") from None
-
-
-def _common_extension(names):
-    """The most frequent extension among channel file names, as spelt on disk."""
-    return Counter(os.path.splitext(n)[1] for n in names).most_common(1)[0][0]
-
-
 def _drop_incomplete(dataset, present, skip_bad):
     """Raise on (or with ``skip_bad`` drop) samples lacking a channel file."""
     keep, skipped = [], []
@@ -260,7 +245,7 @@ def _drop_incomplete(dataset, present, skip_bad):
         first = os.path.join(dataset.root, f"{sample_id}_{missing[0]}{dataset.ext}")
         if not skip_bad:
             raise HpaError(f"sample {sample_id}: missing {missing[0]} channel file {first} "
-                           f"(open with skip_bad=True to skip incomplete samples)")
+                           f"(pass --skip-bad to leave out incomplete samples)")
         skipped.append((sample_id, f"missing {', '.join(missing)} channel file(s)"))
     if skipped:
         dataset.ids = [dataset.ids[i] for i in keep]

@@ -136,13 +136,18 @@ class BatchLoader:
         self._scale = (1 / std).astype(np.float32).reshape(1, channels, 1, 1)
         self._shift = (-mean / std).astype(np.float32).reshape(1, channels, 1, 1)
         self.epoch = 0
+        self.start_batch = 0
 
-    def set_epoch(self, epoch):
+    def set_epoch(self, epoch, start_batch=0):
         """Choose the epoch whose order and augmentation the next pass uses.
 
         Call it at the start of every epoch; iterating does not advance it.
+        ``start_batch`` skips that epoch's first batches (continuing an
+        epoch interrupted after them); the batches yielded are the same as
+        in a full pass.
         """
         self.epoch = _as_count(epoch, "epoch", 0)
+        self.start_batch = _as_count(start_batch, "start_batch", 0)
 
     def __len__(self):
         """Batches per epoch."""
@@ -164,7 +169,7 @@ class BatchLoader:
         epoch = self.epoch
         order = self.epoch_order(epoch)
         size = self.batch_size
-        jobs = ((order[k * size:(k + 1) * size], epoch, k) for k in range(len(self)))
+        jobs = ((order[k * size:(k + 1) * size], epoch, k) for k in range(self.start_batch, len(self)))
         if self.workers == 0:
             return itertools.starmap(self.make_batch, jobs)
         return _run_ahead(self.make_batch, jobs, self.workers, self.prefetch)

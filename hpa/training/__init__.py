@@ -4,6 +4,9 @@
     factories     loss, optimizer and schedule built from a configuration
     loss_weights  per-class and positive weights for imbalanced labels
     trainer       the epoch loop: early stopping, checkpoints, exact resume
+    position      mid-epoch checkpoints: where in an epoch to continue
+    loss_watch    stop on a NaN loss with advice, warn on a runaway one
+    preflight     paths and the resumed checkpoint checked before the long work
     run           one training run of a command: data, model, loop, report
     distributed   ``--distributed``: the process group, and the trainer of one rank
 """

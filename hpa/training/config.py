@@ -65,6 +65,7 @@ class TrainConfig:
     device: str = "cpu"
     out: str = None                 # None: runs/<model>-<time>
     resume: str = None              # last.npz of an interrupted run
+    checkpoint_every: float = 10.0  # minutes between mid-epoch checkpoints; 0: every batch
     init: str = None                # weights to start from (fine-tuning)
     freeze_features: bool = False
     distributed: bool = False       # data-parallel over the ranks of mpiexec (hpa.training.distributed)
@@ -90,6 +91,8 @@ class TrainConfig:
         for name in ("weight_decay", "focal_gamma", "clip_norm", "early_stopping", "plateau_patience",
                      "oversample"):
             _at_least(name, getattr(self, name), 0)
+        if not self.checkpoint_every >= 0:
+            raise HpaError(f"--checkpoint-every must be at least 0 minutes, got {self.checkpoint_every}")
         if self.workers is not None:
             _at_least("workers", self.workers, 1)
         if not self.lr > 0:

@@ -16,6 +16,9 @@ atomically and then ``metrics.csv`` with the epoch's row. Order of batches and o
 augmentations depends only on (seed, epoch), and the checkpoint stores the
 optimizer, schedule, early-stopping and random state, so ``--resume``
 continues an interrupted run exactly where its last completed epoch ended.
+Every ``--checkpoint-every`` minutes ``last`` is also saved within an epoch
+with its position (:mod:`hpa.training.position`), and ``--resume`` then
+continues from the next batch.
 """
 import csv
 import dataclasses
@@ -32,8 +35,10 @@ from hpa.evaluation.inference import predict_logits
 from hpa.evaluation.report import summarise
 from hpa.models.checkpoint import load_checkpoint, save_checkpoint
 from hpa.training.factories import make_loss, make_optimizer, make_schedule
-from minidl import optim
-from minidl.atomic import atomic_write_text
+from hpa.training.loss_watch import LossWatch
+from hpa.training.position import CheckpointClock, EpochPosition
+from minidl import StateDictError, optim
+from minidl.atomic import atomic_write_text, remove_stale_temps
 from minidl.losses import sigmoid
 
 METRIC_COLUMNS = ("epoch", "lr", "train_loss", "val_loss", "val_macro_f1", "val_precision",
@@ -87,15 +92,23 @@ class Trainer:
         self.schedule = make_schedule(config, self.optimizer)
         self.stopper = EarlyStopping(config.early_stopping)
         self.start_epoch = 0
+        self.position = None  # where a resumed run continues within its first epoch
+        self.clock = CheckpointClock(config.checkpoint_every)  # single-process runs only
+        self.watch = LossWatch(config)
         os.makedirs(self.out_dir, exist_ok=True)
+        for name in ("last.npz", "best.npz", "metrics.csv"):
+            # Temporary files of writes a kill interrupted (each as big as a checkpoint).
+            remove_stale_temps(self.path(name))
 
     # --- paths -------------------------------------------------------------------
     def path(self, name):
         return os.path.join(self.out_dir, name)
 
     # --- checkpoints -----------------------------------------------------------
-    def _state(self, epoch):
+    def _state(self, epoch, position=None):
+        """Training state after completed epoch ``epoch`` (-1: none), and ``position`` within the next."""
         return {"epoch": epoch,
+                "position": position.as_state() if position else None,
                 "optimizer": self.optimizer.state_dict(),
                 "schedule": self.schedule.state_dict() if self.schedule else None,
                 "early_stopping": dataclasses.asdict(self.stopper),
@@ -111,39 +124,70 @@ class Trainer:
             raise HpaError(f"--resume {path}: checkpoint is for model {meta.get('model')!r} at "
                            f"{meta.get('image_size')} px, this run trains {self.meta['model']!r} at "
                            f"{self.meta['image_size']} px")
-        self.model.load_state_dict(model_state)
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.schedule and state["schedule"]:
-            self.schedule.load_state_dict(state["schedule"])
+        try:
+            self.model.load_state_dict(model_state)
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.schedule and state["schedule"]:
+                self.schedule.load_state_dict(state["schedule"])
+        except (StateDictError, KeyError, ValueError, TypeError) as error:
+            raise HpaError(f"--resume {path}: does not fit this run ({error})") from None
         self.stopper = EarlyStopping(**state["early_stopping"])
         md.rng.set_state(state["rng"])
         self.start_epoch = state["epoch"] + 1
+        if state.get("position"):
+            self.position = EpochPosition.from_state(state["position"])
+            self.position.check_order(self.train_loader.epoch_order(self.position.epoch), path)
         return self.start_epoch
 
     # --- one epoch -------------------------------------------------------------
     def train_epoch(self, epoch):
-        """One pass over the training loader; returns (mean loss, samples/s)."""
+        """One pass over the training loader; returns (mean loss, samples/s).
+
+        A resumed run's first epoch starts after the batches its checkpoint's
+        position had done, with their loss sum.
+        """
         self.model.train()
-        self.train_loader.set_epoch(epoch)
-        total, count, start = 0.0, 0, time.perf_counter()
+        first, total, count = 0, 0.0, 0
+        if self.position is not None and self.position.epoch == epoch:
+            first, total, count = self.position.batch, self.position.loss_sum, self.position.samples
+        self.position = None
+        self.train_loader.set_epoch(epoch, start_batch=first)
+        start, done = time.perf_counter(), 0
         bar = tqdm(self.train_loader, desc=f"epoch {epoch + 1}/{self.config.epochs}", unit="batch",
-                   leave=False, dynamic_ncols=True, disable=not self.is_root)
-        for x, y in bar:
+                   leave=False, dynamic_ncols=True, initial=first, total=len(self.train_loader),
+                   disable=not self.is_root)
+        for batch, (x, y) in enumerate(bar, start=first):
+            loss = self.train_step(x, y)
+            self.watch.check(loss, epoch, batch)
+            total += loss * len(x)
+            count += len(x)
+            done += len(x)
+            bar.set_postfix(loss=f"{total / count:.4f}",
+                            samples_per_s=f"{done / (time.perf_counter() - start):.0f}")
+            if self.clock.due() and batch + 1 < len(self.train_loader) and not self.config.distributed:
+                position = EpochPosition(epoch, batch + 1, total, count, self.train_loader.epoch_order(epoch))
+                save_checkpoint(self.path("last.npz"), self.model, self.meta, self._state(epoch - 1, position))
+                self.clock.saved_now()
+        return total / max(count, 1), done / (time.perf_counter() - start)
+
+    def train_step(self, x, y):
+        """Forward, backward, clip and update on one batch; returns the batch's loss.
+
+        NumPy's overflow warnings are silenced: a non-finite loss is
+        reported once, with advice, by :class:`LossWatch`.
+        """
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             x, y = md.to_device(x, self.device), md.to_device(y, self.device)
             logits = self.model(x)
             loss = self.criterion.forward(logits, y)
             if not np.isfinite(loss):
-                raise HpaError(f"epoch {epoch + 1}: training loss became {loss}; lower --lr or set --clip-norm")
+                return loss
             self.model.zero_grad()
             self.backward(self.criterion.backward())
             if self.config.clip_norm > 0:
                 optim.clip_grad_norm_(self.params, self.config.clip_norm)
             self.optimizer.step()
-            total += loss * len(x)
-            count += len(x)
-            bar.set_postfix(loss=f"{total / count:.4f}",
-                            samples_per_s=f"{count / (time.perf_counter() - start):.0f}")
-        return total / max(count, 1), count / (time.perf_counter() - start)
+        return loss
 
     def backward(self, dlogits):
         """Gradients of this batch's loss into every trainable parameter."""
@@ -183,6 +227,7 @@ class Trainer:
         atomically, so the log never holds an epoch the checkpoint does not.
         """
         history, rows = [], self._metrics_rows()
+        self.watch = LossWatch(self.config, log)
         for epoch in range(self.start_epoch, self.config.epochs):
             start = time.perf_counter()
             train_loss, speed = self.train_epoch(epoch)

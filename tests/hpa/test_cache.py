@@ -1,4 +1,5 @@
 """Tests for hpa.data.cache and hpa.data.cache_format: build, reuse, resume, rebuild and skip unreadable samples."""
+import errno
 import json
 import logging
 import os
@@ -59,7 +60,7 @@ def test_build_matches_direct_resize(data_dir, cache_dir):
     assert isinstance(cache.images, np.memmap) and not cache.images.flags.writeable
     np.testing.assert_array_equal(cache.images, expected(ds, 8))
     np.testing.assert_array_equal(cache.labels, ds.labels)
-    assert sorted(os.listdir(cache_dir)) == ["images_8.npy", "manifest_8.json"]
+    assert sorted(os.listdir(cache_dir)) == ["build_8.lock", "images_8.npy", "manifest_8.json"]
     manifest = json.loads((cache_dir / "manifest_8.json").read_text())
     assert manifest["complete"] is True and manifest["source"]["path"].endswith("train.csv")
     reopened = open_cache(cache_dir)
@@ -181,3 +182,24 @@ def test_open_cache_errors(tmp_path, data_dir, cache_dir):
         open_cache(cache_dir)
     with pytest.raises(HpaError, match="cache size must be a positive integer"):
         build_cache(open_dataset(data_dir), 0, cache_dir)
+
+
+def test_full_disk_is_reported_before_building(data_dir, cache_dir, monkeypatch):
+    """Too little free space, or blocks that cannot be reserved: one error naming the folder and size."""
+    import shutil as shutil_module
+
+    from hpa.data import disk_space
+    ds = open_dataset(data_dir)
+    usage = shutil_module.disk_usage(data_dir.parent)
+    monkeypatch.setattr(disk_space.shutil, "disk_usage", lambda path: usage._replace(free=1000))
+    with pytest.raises(HpaError, match=rf"not enough free space in {cache_dir}: the size-8 image cache "
+                                       rf"needs 2,560 bytes .*1,000 bytes are free"):
+        build_cache(ds, 8, cache_dir, workers=1, progress=False)
+    monkeypatch.undo()
+
+    def no_space(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(disk_space.os, "posix_fallocate", no_space, raising=False)
+    with pytest.raises(HpaError, match=rf"not enough free space in {cache_dir}: .* needs 2,688 bytes"):
+        build_cache(ds, 8, cache_dir, workers=1, progress=False)

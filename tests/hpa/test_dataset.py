@@ -162,8 +162,20 @@ def test_16_bit_png_dataset_is_external(tmp_path, rng):
 
 def test_missing_channel_file_named_up_front(kaggle_dir):
     os.remove(kaggle_dir / "train" / "b_blue.png")
-    with pytest.raises(HpaError, match=r"sample b: missing blue channel file .*b_blue\.png.*skip_bad"):
+    with pytest.raises(HpaError, match=r"sample b: missing blue channel file .*b_blue\.png.*--skip-bad"):
         open_dataset(kaggle_dir)
+
+
+def test_extension_case_may_differ_per_file(kaggle_dir):
+    """A folder mixing .png and .PNG: every file is found under its own spelling."""
+    for channel in ("red", "green", "blue", "yellow"):
+        os.rename(kaggle_dir / "train" / f"b_{channel}.png", kaggle_dir / "train" / f"b_{channel}.PNG")
+    os.rename(kaggle_dir / "train" / "c_red.png", kaggle_dir / "train" / "c_red.Png")
+    ds = open_dataset(kaggle_dir)
+    assert ds.ids == ["a", "b", "c"] and ds.ext == ".png"
+    assert os.path.basename(ds.image_files(1)[2]) == "b_blue.PNG"
+    assert os.path.basename(ds.image_files(2)[0]) == "c_red.Png"
+    assert ds.read(1).shape[0] == 4 and ds.read(2).shape[0] == 4
 
 
 def test_skip_bad_drops_incomplete_samples(kaggle_dir, caplog):

@@ -1,0 +1,98 @@
+"""Stopping a command cleanly: Ctrl-C and SIGTERM, with advice for the phase it stopped in.
+
+A long run goes through phases (generating the synthetic data, caching the
+images, training), and what survives an interruption differs between them:
+a half-generated data set is regenerated, a half-built cache resumes from
+its finished chunks, training continues from its last checkpoint. The
+command marks each phase,
+
+    with phase("caching the images", "finished chunks are kept; the same command resumes the build"):
+        cache = cached_images(...)
+
+and :func:`hpa.cli.run` prints ``interrupted while <what>: <advice>`` when
+a stop arrives within it. SIGTERM (what ``kill`` and job schedulers send) is turned
+into the same ``KeyboardInterrupt`` as Ctrl-C by :func:`stop_on_sigterm`, so
+both unwind through ``finally`` blocks (worker pools shut down, temporary
+files removed) instead of vanishing silently. Worker processes call
+:func:`die_with_parent` so that none outlives a parent killed outright.
+"""
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import threading
+import time
+
+
+@contextlib.contextmanager
+def phase(what, advice):
+    """Mark the enclosed work as ``what``; ``advice`` says how to continue if it is interrupted.
+
+    ``advice`` is a string, or a function returning one when the stop comes
+    (when it depends on what exists by then, e.g. a checkpoint). A stop
+    leaving the block carries the message of the innermost phase it left.
+    """
+    try:
+        yield
+    except KeyboardInterrupt as stop:
+        if not hasattr(stop, "hpa_message"):
+            stop.hpa_message = f"interrupted while {what}: {advice() if callable(advice) else advice}"
+        raise
+
+
+def interrupted_message(stop):
+    """What to tell the user about the ``KeyboardInterrupt`` ``stop``: its phase's advice, if any."""
+    return getattr(stop, "hpa_message", "interrupted")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, exactly like Ctrl-C's ``KeyboardInterrupt``."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def stop_on_sigterm():
+    """Within the block SIGTERM raises :class:`Terminated`; the previous handler comes back after it.
+
+    Signal handlers can only be set from the main thread; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def die_with_parent(parent_pid):
+    """Make this worker process exit when the process ``parent_pid`` that started it dies.
+
+    Called first thing in a worker. Ctrl-C reaches every process of the
+    terminal's group, so the worker ignores SIGINT and leaves the decision to
+    its parent; SIGTERM gets its default action (exit) back. On Linux the
+    kernel sends SIGTERM when the parent dies (``prctl(PR_SET_PDEATHSIG)``);
+    elsewhere a thread checks once a second whether the parent is gone.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    else:
+        threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _exit_when_orphaned(parent_pid):
+    while os.getppid() == parent_pid:
+        time.sleep(1.0)
+    os._exit(1)

@@ -1,0 +1,145 @@
+"""Interrupting real commands: signals, kill -9 and two runs at once, in subprocesses on tiny data.
+
+What must hold: a stop says what happened and how to continue (for the
+phase it hit), no worker process outlives its parent, two runs share one
+cache build, and a run killed within an epoch resumes bit-identically.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hpa import cli, train
+from hpa.models.checkpoint import load_checkpoint
+from hpa.synthetic.generate import generate
+from hpa.training.position import KILL_AFTER_ENV
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SLOW_BUILD = os.path.join(HERE, "slow_cache_build.py")
+TINY = ["--model", "parallel_lenet", "--image-size", "32", "--batch-size", "16", "--val-fraction", "0.25",
+        "--model-option", "branch_features=8", "--model-option", "conv_channels=[4,8]",
+        "--model-option", "hidden=[16,16]", "--early-stopping", "0"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("synthetic")
+    generate(folder, n=96, size=64, seed=3, progress=False)
+    return folder
+
+
+def start(args, tmp_path, env=None):
+    """Popen of ``python args...`` in the repository root, output to files in ``tmp_path``."""
+    root = os.path.dirname(os.path.dirname(HERE))
+    env = {**os.environ, "PYTHONPATH": root, **(env or {})}
+    with open(tmp_path / "stdout.txt", "w") as out, open(tmp_path / "stderr.txt", "w") as err:
+        return subprocess.Popen([sys.executable, *args], stdout=out, stderr=err, cwd=root, env=env)
+
+
+def wait_for(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def children(pid):
+    """Live (not zombie) processes whose parent is ``pid``."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(name))
+    return found
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def count_lines(path):
+    return sum(1 for _ in open(path)) if os.path.exists(path) else 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_stopping_a_cache_build_takes_its_workers_down(data, tmp_path, sig):
+    counter = tmp_path / "decoded.txt"
+    proc = start([SLOW_BUILD, str(counter), "train", *TINY, "--data", str(data), "--workers", "2",
+                  "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "run")], tmp_path)
+    wait_for(lambda: count_lines(counter) >= 4 and len(children(proc.pid)) >= 2)
+    workers = children(proc.pid)
+    proc.send_signal(sig)
+    code = proc.wait(timeout=60)
+    wait_for(lambda: not any(map(alive, workers)), timeout=10)
+    err = (tmp_path / "stderr.txt").read_text()
+    if sig == signal.SIGTERM:  # like Ctrl-C: a clean stop with advice for the caching phase
+        assert code == 128 + signal.SIGTERM
+        assert "interrupted while caching the images: finished chunks are kept" in err
+        assert "Traceback" not in err
+    assert count_lines(counter) < 96  # it was stopped while building
+
+
+def test_sigterm_while_generating_data_says_so(tmp_path):
+    proc = start(["-m", "hpa.train", *TINY, "--synthetic-n", "2000", "--synthetic-size", "64",
+                  "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "run")], tmp_path)
+    wait_for(lambda: "generating the synthetic" in (tmp_path / "stdout.txt").read_text())
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    err = (tmp_path / "stderr.txt").read_text()
+    assert "interrupted while generating the synthetic data" in err and "Traceback" not in err
+    assert "--resume" not in err
+
+
+def test_two_runs_share_one_cache_build(data, tmp_path):
+    counter = tmp_path / "decoded.txt"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    runs = [start([SLOW_BUILD, str(counter), "cache", str(data), str(tmp_path / "cache")], tmp_path / run)
+            for run in "ab"]
+    assert [run.wait(timeout=120) for run in runs] == [0, 0]
+    waited = ["waiting for another process" in (tmp_path / run / "stderr.txt").read_text() for run in "ab"]
+    assert sorted(waited) == [False, True]  # one built, the other said it waits
+    for run in "ab":
+        assert "cached 96 samples" in (tmp_path / run / "stdout.txt").read_text()
+    assert count_lines(counter) == 96  # decoded once: the waiting run used the finished cache
+
+
+def test_run_killed_within_an_epoch_resumes_bit_identically(data, tmp_path):
+    args = [*TINY, "--data", str(data), "--epochs", "2", "--cache-dir", str(tmp_path / "cache"),
+            "--checkpoint-every", "0"]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    assert cli.run(train.main, [*args, "--out", str(straight)]) == 0
+
+    # 3 batches per epoch with a mid-epoch checkpoint after the first two:
+    # the 3rd checkpoint is epoch 2 after its first batch, then kill -9.
+    proc = start(["-m", "hpa.train", *args, "--out", str(killed)], tmp_path, env={KILL_AFTER_ENV: "3"})
+    assert proc.wait(timeout=300) == -signal.SIGKILL
+    _, _, state = load_checkpoint(killed / "last.npz")
+    assert (state["epoch"], state["position"]["epoch"], state["position"]["batch"]) == (0, 1, 1)
+
+    assert cli.run(train.main, [*args, "--resume", str(killed / "last.npz")]) == 0
+    a, _, state_a = load_checkpoint(straight / "last.npz")
+    b, _, state_b = load_checkpoint(killed / "last.npz")
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    np.testing.assert_array_equal(state_a["optimizer"]["state"]["0"]["exp_avg"],
+                                  state_b["optimizer"]["state"]["0"]["exp_avg"])
+    logs = [pd.read_csv(run / "metrics.csv") for run in (straight, killed)]
+    assert list(logs[1]["epoch"]) == [1, 2]
+    np.testing.assert_array_equal(logs[0]["train_loss"], logs[1]["train_loss"])
+    np.testing.assert_array_equal(logs[0]["val_macro_f1"], logs[1]["val_macro_f1"])
