@@ -1,6 +1,8 @@
-"""The NumPy/CuPy switch: the only module in minidl that imports an array library.
+"""The NumPy/CuPy switch: where layers, losses and optimizers get their array library.
 
-Compute code never names ``numpy`` or ``cupy``. It asks for the namespace that
+Compute code (``minidl/layers``, ``losses``, ``optim``) never names ``numpy`` or
+``cupy``; the modules around it that handle files, random state, kernels and
+tests do. It asks for the namespace that
 owns its arrays::
 
     xp = backend.get_array_module(x)   # numpy for host arrays, cupy for device ones

@@ -137,11 +137,6 @@ def workspace(name, shape, dtype, like):
     return buf[:nbytes].view(dtype).reshape(shape)
 
 
-def release_workspace():
-    """Free this thread's workspaces."""
-    _local.__dict__.pop("buffers", None)
-
-
 def im2col(windows):
     """Copy a chunk (N, C, kh, kw, rows, Wr) of a window view into the workspace as
     ONE column matrix (C*kh*kw, N*rows*Wr): a single matrix product serves the chunk."""
