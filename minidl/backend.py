@@ -2,8 +2,7 @@
 
 Compute code (``minidl/layers``, ``losses``, ``optim``) never names ``numpy`` or
 ``cupy``; the modules around it that handle files, random state, kernels and
-tests do. It asks for the namespace that
-owns its arrays::
+tests do. Compute code asks for the namespace that owns its arrays::
 
     xp = backend.get_array_module(x)   # numpy for host arrays, cupy for device ones
     y = xp.maximum(x, 0)
