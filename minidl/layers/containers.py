@@ -129,11 +129,14 @@ class Concat(Module):
 
     def backward(self, dy):
         (bounds,) = self.saved()
-        parts = split_features(dy, bounds)
-        return _sum([b.backward(g) for b, g in zip(self.branches, parts)])
+        return self._input_gradient([b.backward(g) for b, g in zip(self.branches, split_features(dy, bounds))])
+
+    def _input_gradient(self, grads):
+        """Every branch read all of x: the gradients of its uses add up."""
+        return _sum(grads)
 
 
-class ColumnSplit(Module):
+class ColumnSplit(Concat):
     """The mirror image of ``Concat``: branch i reads only the i-th equal block of columns.
 
     x (N, B*F) -> [b_i(x[:, i*F:(i+1)*F])] concatenated -> (N, sum of branch outputs).
@@ -141,12 +144,6 @@ class ColumnSplit(Module):
     without storing (or multiplying by) the off-diagonal zeros. Backward splits
     dL/dy like ``Concat`` and places each branch's input gradient in its block.
     """
-
-    def __init__(self, *branches):
-        super().__init__()
-        if not branches:
-            raise ValueError("branches must not be empty")
-        self.branches = ModuleList(branches)
 
     def forward(self, x):
         n = len(self.branches)
@@ -157,11 +154,9 @@ class ColumnSplit(Module):
         self.save_for_backward(bounds)
         return y
 
-    def backward(self, dy):
-        (bounds,) = self.saved()
-        parts = split_features(dy, bounds)
-        return backend.get_array_module(dy).concatenate(
-            [b.backward(g) for b, g in zip(self.branches, parts)], axis=1)
+    def _input_gradient(self, grads):
+        """Branch i read only block i of x's columns: its gradient is that block."""
+        return backend.get_array_module(*grads).concatenate(grads, axis=1)
 
 
 class Residual(Module):
