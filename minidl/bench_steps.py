@@ -37,19 +37,8 @@ import time
 
 import numpy
 
+from minidl import layers as nn
 from minidl import rng
-from minidl.layers import (
-    BatchNorm2d,
-    ChannelSelect,
-    Concat,
-    Conv2d,
-    Dropout,
-    Flatten,
-    Linear,
-    MaxPool2d,
-    ReLU,
-    Sequential,
-)
 
 FRAMEWORKS = ("minidl", "torch NCHW", "torch channels_last")
 
@@ -58,13 +47,13 @@ def plain_parallel_lenet():
     """The parallel LeNet from generic layers: 3 x (ChannelSelect, [Conv5x5-MaxPool-BN-ReLU] x 2,
     Flatten, Linear 32768->128, ReLU) concatenated, then Dropout-Linear-ReLU x 2, Dropout-Linear."""
     def branch(reference):
-        return Sequential(ChannelSelect((reference, 1)),
-                          Conv2d(2, 16, 5, padding=2, bias=False), MaxPool2d(2), BatchNorm2d(16), ReLU(),
-                          Conv2d(16, 32, 5, padding=2, bias=False), MaxPool2d(2), BatchNorm2d(32), ReLU(),
-                          Flatten(), Linear(32 * 32 * 32, 128), ReLU())
-    return Sequential(Concat(*(branch(r) for r in (0, 2, 3))),
-                      Dropout(0.2), Linear(384, 256), ReLU(), Dropout(0.2), Linear(256, 128), ReLU(),
-                      Dropout(0.2), Linear(128, 28))
+        stage = [nn.Conv2d(2, 16, 5, padding=2, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(16), nn.ReLU(),
+                 nn.Conv2d(16, 32, 5, padding=2, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(32), nn.ReLU()]
+        return nn.Sequential(nn.ChannelSelect((reference, 1)), *stage,
+                             nn.Flatten(), nn.Linear(32 * 32 * 32, 128), nn.ReLU())
+    head = [nn.Dropout(0.2), nn.Linear(384, 256), nn.ReLU(), nn.Dropout(0.2), nn.Linear(256, 128), nn.ReLU(),
+            nn.Dropout(0.2), nn.Linear(128, 28)]
+    return nn.Sequential(nn.Concat(*(branch(r) for r in (0, 2, 3))), *head)
 
 
 def _hpa_model(name, **kwargs):
@@ -91,7 +80,7 @@ def step_flops(model, x):
             return out
         return count
 
-    counted = [m for m in model.modules() if type(m) in (Conv2d, Linear)]
+    counted = [m for m in model.modules() if type(m) in (nn.Conv2d, nn.Linear)]
     for m in counted:
         object.__setattr__(m, "forward", counting(m, m.forward))
     try:

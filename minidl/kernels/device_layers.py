@@ -147,13 +147,8 @@ def batchnorm_forward(layer, x):
     x3 = xp.ascontiguousarray(x).reshape(n, c, -1)
     m = n * x3.shape[2]
     if layer.training:
-        if m < 2:
-            raise ValueError(f"x needs more than one value per channel in training, got shape {x.shape}")
-        mean = x3.sum(axis=(0, 2)) / m
-        xc = x3 - mean[:, None]
-        var = xp.einsum("ncl,ncl->c", xc, xc) / m
-        del xc
-        layer._update_running(mean, var, m)
+        mean, xc, var = layer._batch_statistics(x3)
+        del xc  # the kernel recomputes x - mean as it normalises
     else:
         mean = xp.ascontiguousarray(layer.running_mean, dtype=x.dtype)
         var = layer.running_var.astype(x.dtype, copy=False)

@@ -61,12 +61,7 @@ class _BatchNorm(Module):
         x3 = x.reshape(n, c, -1)
         m = x3.shape[0] * x3.shape[2]
         if self.training:
-            if m < 2:
-                raise ValueError(f"x needs more than one value per channel in training, got shape {x.shape}")
-            mean = x3.sum(axis=(0, 2)) / m
-            xc = x3 - mean[:, None]
-            var = xp.einsum("ncl,ncl->c", xc, xc) / m
-            self._update_running(mean, var, m)
+            mean, xc, var = self._batch_statistics(x3)
         else:
             mean = self.running_mean.astype(x.dtype, copy=False)
             var = self.running_var.astype(x.dtype, copy=False)
@@ -78,6 +73,18 @@ class _BatchNorm(Module):
         y += self.bias.data.astype(x.dtype, copy=False)[:, None]
         self.save_for_backward(xc, inv_std, gamma, m, self.training)
         return y.reshape(x.shape)
+
+    def _batch_statistics(self, x3):
+        """Per-channel mean (C,), centred input (N, C, L) and biased variance (C,) of x3 (N, C, L);
+        the running statistics move towards them (with the unbiased variance, as in PyTorch)."""
+        m = x3.shape[0] * x3.shape[2]
+        if m < 2:
+            raise ValueError(f"x needs more than one value per channel in training, got {m}")
+        mean = x3.sum(axis=(0, 2)) / m
+        xc = x3 - mean[:, None]
+        var = backend.get_array_module(x3).einsum("ncl,ncl->c", xc, xc) / m
+        self._update_running(mean, var, m)
+        return mean, xc, var
 
     def _update_running(self, mean, var, m):
         mo = self.momentum

@@ -52,6 +52,12 @@ class MPIRun:
         data = json.loads(report.read_text()) if report.exists() else None
         return done, data
 
+    def report(self, worker, n=2):
+        """The report of a job that must succeed (its stderr is the failure message)."""
+        done, data = self(worker, n=n)
+        assert done.returncode == 0, done.stderr
+        return data
+
 
 def _launcher(folder):
     mpiexec, reason = _mpiexec()

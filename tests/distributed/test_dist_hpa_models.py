@@ -6,9 +6,7 @@ NETWORKS = ("parallel_lenet", "gapnet")
 
 @pytest.fixture(scope="module")
 def report(mpirun_once):
-    done, data = mpirun_once("hpa_models", n=2)
-    assert done.returncode == 0, done.stderr
-    return data
+    return mpirun_once.report("hpa_models")
 
 
 @pytest.mark.parametrize("network", NETWORKS)

@@ -6,9 +6,7 @@ CASES = ("even", "uneven", "features")
 
 @pytest.fixture(scope="module")
 def report(mpirun_once):
-    done, data = mpirun_once("sync_batchnorm", n=2)
-    assert done.returncode == 0, done.stderr
-    return data
+    return mpirun_once.report("sync_batchnorm")
 
 
 @pytest.mark.parametrize("case", CASES)

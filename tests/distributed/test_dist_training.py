@@ -4,9 +4,7 @@ import pytest
 
 @pytest.fixture(scope="module")
 def report(mpirun_once):
-    done, data = mpirun_once("training", n=2)
-    assert done.returncode == 0, done.stderr
-    return data
+    return mpirun_once.report("training")
 
 
 @pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-10), ("float32", 1e-5)])

@@ -4,33 +4,23 @@ import numpy as np
 import pytest
 
 from hpa.models.gapnet import GapTaps
+from minidl import layers as nn
 from minidl.bench_steps import step_flops
-from minidl.layers import (
-    BatchNorm2d,
-    ChannelSelect,
-    Concat,
-    Conv2d,
-    Dropout,
-    Flatten,
-    Linear,
-    MaxPool2d,
-    ReLU,
-    Sequential,
-)
 from minidl.torch_twin import torch_twin
 
 
 def _branchy():
     def branch(reference):
-        return Sequential(ChannelSelect((reference, 1)), Conv2d(2, 3, 5, padding=2, bias=False, input_grad=False),
-                          MaxPool2d(2), BatchNorm2d(3), ReLU(), Flatten(), Linear(3 * 4 * 4, 5), ReLU())
-    return Sequential(Concat(*(branch(r) for r in (0, 2, 3))), Dropout(0.2), Linear(15, 4))
+        first = nn.Conv2d(2, 3, 5, padding=2, bias=False, input_grad=False)
+        return nn.Sequential(nn.ChannelSelect((reference, 1)), first, nn.MaxPool2d(2), nn.BatchNorm2d(3), nn.ReLU(),
+                             nn.Flatten(), nn.Linear(3 * 4 * 4, 5), nn.ReLU())
+    return nn.Sequential(nn.Concat(*(branch(r) for r in (0, 2, 3))), nn.Dropout(0.2), nn.Linear(15, 4))
 
 
 def _gap():
-    stages = [Sequential(BatchNorm2d(4), Conv2d(4, 3, 3, stride=2, padding=1), ReLU(), MaxPool2d(2)),
-              Sequential(BatchNorm2d(3), Conv2d(3, 5, 3, padding=1), ReLU())]
-    return Sequential(GapTaps(stages, dropout=0.3), Linear(8, 4))
+    stages = [nn.Sequential(nn.BatchNorm2d(4), nn.Conv2d(4, 3, 3, stride=2, padding=1), nn.ReLU(), nn.MaxPool2d(2)),
+              nn.Sequential(nn.BatchNorm2d(3), nn.Conv2d(3, 5, 3, padding=1), nn.ReLU())]
+    return nn.Sequential(GapTaps(stages, dropout=0.3), nn.Linear(8, 4))
 
 
 @pytest.mark.parametrize("build", [_branchy, _gap], ids=["concat", "gaptaps"])
@@ -46,7 +36,7 @@ def test_torch_twin_computes_the_same_outputs_from_the_same_weights(build):
 
 
 def test_step_flops_counts_three_products_of_every_conv_and_dense_layer():
-    model = Sequential(Conv2d(2, 3, 3, padding=1), Flatten(), Linear(3 * 5 * 5, 4))
+    model = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Flatten(), nn.Linear(3 * 5 * 5, 4))
     x = np.zeros((2, 2, 5, 5), np.float32)
     conv_macs = 2 * 3 * 5 * 5 * (2 * 3 * 3)  # outputs x multiply-adds per output
     dense_macs = 2 * 4 * 75

@@ -3,6 +3,7 @@ chunking, PyTorch parity, argument checks; each for the plain and the folded
 im2col path (stride 1), and the choice between them."""
 import numpy as np
 import pytest
+from parity import assert_torch_parity, copy_into
 
 from minidl.gradcheck import check_module
 from minidl.layers import windows
@@ -78,16 +79,8 @@ def test_matches_torch_forward_and_all_gradients(case, fold):
     layer, x = _layer(case, seed=2, fold=fold)
     _, c, o, _, _, k, s, p, bias = case
     ref = torch.nn.Conv2d(c, o, k, stride=s, padding=p, bias=bias).double()
-    layer.load_state_dict({name: t.numpy() for name, t in ref.state_dict().items()})
-    xt = torch.tensor(x, requires_grad=True)
-    yt = ref(xt)
-    dy = np.random.default_rng(3).standard_normal(tuple(yt.shape))
-    yt.backward(torch.tensor(dy))
-    np.testing.assert_allclose(layer(x), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(layer.backward(dy), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(layer.weight.grad, ref.weight.grad.numpy(), rtol=1e-10, atol=1e-12)
-    if bias:
-        np.testing.assert_allclose(layer.bias.grad, ref.bias.grad.numpy(), rtol=1e-10, atol=1e-12)
+    copy_into(layer, ref)
+    assert_torch_parity(layer, ref, x, torch)
 
 
 def _forward_backward(layer, x, dy):

@@ -3,33 +3,22 @@ training run (loader to device, kernels, optimizer, checkpoint, exact resume) an
 evaluation runs on a machine without a GPU."""
 import numpy as np
 import pytest
+from tiny_runs import TINY_LENET
 
 from hpa import cli, evaluate, train
-from hpa.synthetic import generate
-
-TINY = ["--image-size", "32", "--batch-size", "16", "--val-fraction", "0.25",
-        "--model-option", "branch_features=8", "--model-option", "conv_channels=[4,8]",
-        "--model-option", "hidden=[16,16]", "--early-stopping", "0"]
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("synthetic")
-    generate(folder, n=48, size=48, seed=5, progress=False)
-    return folder
-
-
-def _train(data, tmp_path, *args):
-    return cli.run(train.main, ["--model", "parallel_lenet", "--device", "gpu", "--data", str(data),
-                                "--cache-dir", str(tmp_path / "cache"), *TINY, *args])
+def _train(tiny_synthetic, tmp_path, *args):
+    return cli.run(train.main, ["--device", "gpu", "--data", str(tiny_synthetic),
+                                "--cache-dir", str(tmp_path / "cache"), *TINY_LENET, *args])
 
 
 @pytest.mark.slow
-def test_gpu_training_resumes_exactly_and_evaluates(fake_device, data, tmp_path, capsys):
+def test_gpu_training_resumes_exactly_and_evaluates(fake_device, tiny_synthetic, tmp_path, capsys):
     straight, split = tmp_path / "straight", tmp_path / "split"
-    assert _train(data, tmp_path, "--epochs", "2", "--out", str(straight)) == 0
-    assert _train(data, tmp_path, "--epochs", "1", "--out", str(split)) == 0
-    assert _train(data, tmp_path, "--epochs", "2", "--resume", str(split / "last.npz")) == 0
+    assert _train(tiny_synthetic, tmp_path, "--epochs", "2", "--out", str(straight)) == 0
+    assert _train(tiny_synthetic, tmp_path, "--epochs", "1", "--out", str(split)) == 0
+    assert _train(tiny_synthetic, tmp_path, "--epochs", "2", "--resume", str(split / "last.npz")) == 0
     with np.load(straight / "last.npz") as a, np.load(split / "last.npz") as b:
         assert sorted(a.files) == sorted(b.files)
         for key in a.files:
@@ -38,7 +27,7 @@ def test_gpu_training_resumes_exactly_and_evaluates(fake_device, data, tmp_path,
         meta = bytes(a["meta.json"]).decode()
     assert '"device": {"seed"' in meta  # the device stream is checkpointed next to the host one
     capsys.readouterr()
-    assert cli.run(evaluate.main, ["--checkpoint", str(straight / "best.npz"), "--data", str(data),
+    assert cli.run(evaluate.main, ["--checkpoint", str(straight / "best.npz"), "--data", str(tiny_synthetic),
                                    "--cache-dir", str(tmp_path / "cache"), "--device", "gpu",
                                    "--out", str(tmp_path / "eval")]) == 0
     assert "macro F1" in capsys.readouterr().out

@@ -13,24 +13,14 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from tiny_runs import TINY_LENET
 
 from hpa import cli, train
 from hpa.models.checkpoint import load_checkpoint
-from hpa.synthetic.generate import generate
 from hpa.training.position import KILL_AFTER_ENV
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SLOW_BUILD = os.path.join(HERE, "slow_cache_build.py")
-TINY = ["--model", "parallel_lenet", "--image-size", "32", "--batch-size", "16", "--val-fraction", "0.25",
-        "--model-option", "branch_features=8", "--model-option", "conv_channels=[4,8]",
-        "--model-option", "hidden=[16,16]", "--early-stopping", "0"]
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("synthetic")
-    generate(folder, n=96, size=64, seed=3, progress=False)
-    return folder
 
 
 def start(args, tmp_path, env=None):
@@ -77,9 +67,9 @@ def count_lines(path):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
-def test_stopping_a_cache_build_takes_its_workers_down(data, tmp_path, sig):
+def test_stopping_a_cache_build_takes_its_workers_down(tiny_synthetic, tmp_path, sig):
     counter = tmp_path / "decoded.txt"
-    proc = start([SLOW_BUILD, str(counter), "train", *TINY, "--data", str(data), "--workers", "2",
+    proc = start([SLOW_BUILD, str(counter), "train", *TINY_LENET, "--data", str(tiny_synthetic), "--workers", "2",
                   "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "run")], tmp_path)
     wait_for(lambda: count_lines(counter) >= 4 and len(children(proc.pid)) >= 2)
     workers = children(proc.pid)
@@ -95,7 +85,7 @@ def test_stopping_a_cache_build_takes_its_workers_down(data, tmp_path, sig):
 
 
 def test_sigterm_while_generating_data_says_so(tmp_path):
-    proc = start(["-m", "hpa.train", *TINY, "--synthetic-n", "2000", "--synthetic-size", "64",
+    proc = start(["-m", "hpa.train", *TINY_LENET, "--synthetic-n", "2000", "--synthetic-size", "64",
                   "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "run")], tmp_path)
     wait_for(lambda: "generating the synthetic" in (tmp_path / "stdout.txt").read_text())
     proc.send_signal(signal.SIGTERM)
@@ -105,11 +95,11 @@ def test_sigterm_while_generating_data_says_so(tmp_path):
     assert "--resume" not in err
 
 
-def test_two_runs_share_one_cache_build(data, tmp_path):
+def test_two_runs_share_one_cache_build(tiny_synthetic, tmp_path):
     counter = tmp_path / "decoded.txt"
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    runs = [start([SLOW_BUILD, str(counter), "cache", str(data), str(tmp_path / "cache")], tmp_path / run)
+    runs = [start([SLOW_BUILD, str(counter), "cache", str(tiny_synthetic), str(tmp_path / "cache")], tmp_path / run)
             for run in "ab"]
     assert [run.wait(timeout=120) for run in runs] == [0, 0]
     waited = ["waiting for another process" in (tmp_path / run / "stderr.txt").read_text() for run in "ab"]
@@ -119,8 +109,8 @@ def test_two_runs_share_one_cache_build(data, tmp_path):
     assert count_lines(counter) == 96  # decoded once: the waiting run used the finished cache
 
 
-def test_run_killed_within_an_epoch_resumes_bit_identically(data, tmp_path):
-    args = [*TINY, "--data", str(data), "--epochs", "2", "--cache-dir", str(tmp_path / "cache"),
+def test_run_killed_within_an_epoch_resumes_bit_identically(tiny_synthetic, tmp_path):
+    args = [*TINY_LENET, "--data", str(tiny_synthetic), "--epochs", "2", "--cache-dir", str(tmp_path / "cache"),
             "--checkpoint-every", "0"]
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     assert cli.run(train.main, [*args, "--out", str(straight)]) == 0

@@ -12,8 +12,6 @@ from hpa.models.gapnet import GapTaps
 from minidl.gradcheck import check_module
 from minidl.layers import BatchNorm2d, Conv2d, ReLU, Sequential, Sigmoid
 
-
-
 # --- GapTaps -----------------------------------------------------------------------------
 
 def _stages():

@@ -10,31 +10,20 @@ import warnings
 
 import pandas as pd
 import pytest
+from tiny_runs import TINY_LENET
 
 from hpa import cli, train
-from hpa.synthetic.generate import generate
 from hpa.training.config import TrainConfig
 from hpa.training.loss_watch import LossWatch
 from hpa.training.trainer import Trainer
 from minidl.atomic import atomic_path
 
-TINY = ["--model", "parallel_lenet", "--image-size", "32", "--batch-size", "16", "--val-fraction", "0.25",
-        "--model-option", "branch_features=8", "--model-option", "conv_channels=[4,8]",
-        "--model-option", "hidden=[16,16]", "--early-stopping", "0"]
-
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("synthetic")
-    generate(folder, n=96, size=64, seed=3, progress=False)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def one_epoch(data, tmp_path_factory):
+def one_epoch(tiny_synthetic, tmp_path_factory):
     """(run folder after one epoch, its cache folder)."""
     root = tmp_path_factory.mktemp("one_epoch")
-    argv = [*TINY, "--data", str(data), "--epochs", "1", "--out", str(root / "run"), "--cache-dir",
+    argv = [*TINY_LENET, "--data", str(tiny_synthetic), "--epochs", "1", "--out", str(root / "run"), "--cache-dir",
             str(root / "cache")]
     assert cli.run(train.main, argv) == 0
     return root / "run", root / "cache"
@@ -47,7 +36,7 @@ def one_line_error(capsys):
     return last
 
 
-def test_resume_drops_log_rows_past_the_checkpoint_and_stale_temp_files(data, one_epoch, tmp_path):
+def test_resume_drops_log_rows_past_the_checkpoint_and_stale_temp_files(tiny_synthetic, one_epoch, tmp_path):
     run, cache = one_epoch
     shutil.copytree(run, tmp_path / "run")
     run = tmp_path / "run"
@@ -59,7 +48,7 @@ def test_resume_drops_log_rows_past_the_checkpoint_and_stale_temp_files(data, on
     for path in stale:
         path.write_bytes(b"partial")
     (run / "notes.tmp.npz").write_bytes(b"not ours")
-    argv = [*TINY, "--data", str(data), "--epochs", "2", "--resume", str(run / "last.npz"),
+    argv = [*TINY_LENET, "--data", str(tiny_synthetic), "--epochs", "2", "--resume", str(run / "last.npz"),
             "--cache-dir", str(cache)]
     assert cli.run(train.main, argv) == 0
     assert list(pd.read_csv(run / "metrics.csv")["epoch"]) == [1, 2]
@@ -72,10 +61,10 @@ def test_resume_drops_log_rows_past_the_checkpoint_and_stale_temp_files(data, on
     (["--model-option", "hidden=[8,8]"], "--model-option branch_features=8"),
     (["--freeze-features"], "--freeze-features off (this run: on)"),
 ])
-def test_resume_that_does_not_fit_is_refused_before_anything(data, one_epoch, tmp_path, capsys, change,
+def test_resume_that_does_not_fit_is_refused_before_anything(tiny_synthetic, one_epoch, tmp_path, capsys, change,
                                                              message):
     run = one_epoch[0]
-    argv = [*TINY, "--data", str(data), "--epochs", "2", "--resume", str(run / "last.npz"),
+    argv = [*TINY_LENET, "--data", str(tiny_synthetic), "--epochs", "2", "--resume", str(run / "last.npz"),
             "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "resumed"), *change]
     assert cli.run(train.main, argv) == 2
     err = one_line_error(capsys)
@@ -88,15 +77,15 @@ def test_unwritable_folders_are_refused_before_the_data_is_made(tmp_path, capsys
     (tmp_path / "a_file").write_text("")
     folders = {"--out": str(tmp_path / "run"), "--cache-dir": str(tmp_path / "cache"),
                option: str(tmp_path / "a_file" / "sub")}
-    argv = [*TINY, "--synthetic-n", "8", "--synthetic-size", "32", *(x for kv in folders.items() for x in kv)]
+    argv = [*TINY_LENET, "--synthetic-n", "8", "--synthetic-size", "32", *(x for kv in folders.items() for x in kv)]
     assert cli.run(train.main, argv) == 2
     assert f"{option} {tmp_path / 'a_file' / 'sub'}: cannot write there" in one_line_error(capsys)
     assert not (tmp_path / "cache").exists() or not os.listdir(tmp_path / "cache")  # nothing generated
     assert not (tmp_path / "run").exists()
 
 
-def test_nan_loss_stops_without_numpy_warnings_and_with_advice_that_fits(data, one_epoch, tmp_path, capsys):
-    argv = [*TINY, "--data", str(data), "--epochs", "1", "--lr", "1e30", "--out", str(tmp_path / "run"),
+def test_nan_loss_stops_without_numpy_warnings_and_with_advice_that_fits(tiny_synthetic, one_epoch, tmp_path, capsys):
+    argv = [*TINY_LENET, "--data", str(tiny_synthetic), "--epochs", "1", "--lr", "1e30", "--out", str(tmp_path / "run"),
             "--cache-dir", str(one_epoch[1])]
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # an overflow warning would end the run here
@@ -121,7 +110,7 @@ def test_runaway_loss_warns_once():
     ("10", "interrupted while training: no checkpoint was saved yet"),
     ("0", "interrupted while training: the last checkpoint is intact; continue with --resume"),
 ])
-def test_ctrl_c_during_training_says_what_is_saved(data, one_epoch, tmp_path, capsys, monkeypatch, every,
+def test_ctrl_c_during_training_says_what_is_saved(tiny_synthetic, one_epoch, tmp_path, capsys, monkeypatch, every,
                                                    advice):
     step, calls = Trainer.train_step, []
 
@@ -132,7 +121,7 @@ def test_ctrl_c_during_training_says_what_is_saved(data, one_epoch, tmp_path, ca
         return step(self, x, y)
 
     monkeypatch.setattr(Trainer, "train_step", stop_at_second_batch)
-    argv = [*TINY, "--data", str(data), "--epochs", "1", "--out", str(tmp_path / "run"),
+    argv = [*TINY_LENET, "--data", str(tiny_synthetic), "--epochs", "1", "--out", str(tmp_path / "run"),
             "--cache-dir", str(one_epoch[1]), "--checkpoint-every", every]
     assert cli.run(train.main, argv) == 130
     assert advice in capsys.readouterr().err
@@ -147,14 +136,14 @@ def test_full_disk_errors_name_the_file(tmp_path, capsys):
     assert f"no space left on the device while writing {tmp_path / 'report.json'}" in one_line_error(capsys)
 
 
-def test_cache_on_a_full_tmpfs_is_a_one_line_error(data, tmp_path):
+def test_cache_on_a_full_tmpfs_is_a_one_line_error(tiny_synthetic, tmp_path):
     mount = tmp_path / "small"
     mount.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
                       capture_output=True, check=False).returncode != 0:
         pytest.skip("cannot mount a tmpfs here")
     try:
-        argv = [*TINY, "--data", str(data), "--image-size", "64", "--cache-dir", str(mount),
+        argv = [*TINY_LENET, "--data", str(tiny_synthetic), "--image-size", "64", "--cache-dir", str(mount),
                 "--out", str(tmp_path / "run"), "--workers", "1"]
         proc = subprocess.run([sys.executable, "-m", "hpa.train", *argv], capture_output=True, text=True,
                               check=False, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
