@@ -104,6 +104,10 @@ class BatchLoader:
         normalisation (see :mod:`hpa.data.augment`), or None. It returns a new
         array or (a view of) its input, never an array it keeps: the loader
         normalises the result in place.
+    copy_augment, copies_from: entries ``indices[copies_from:]`` are copies
+        (e.g. of oversampled rare-class rows); after ``augment`` they also pass
+        ``copy_augment.apply_to(x, is_copy, rng)`` (an
+        :class:`~hpa.data.augment_names.OneOf`), the originals do not.
     prefetch: finished batches allowed to wait for the consumer, beyond the
         ones being built. Up to ``workers + prefetch`` batches exist at once
         (at 512 px a batch of 32 is 128 MB).
@@ -114,7 +118,8 @@ class BatchLoader:
     """
 
     def __init__(self, images, labels, indices=None, batch_size=32, shuffle=True, seed=0,
-                 mean=None, std=None, augment=None, drop_last=False, prefetch=2, workers=2):
+                 mean=None, std=None, augment=None, drop_last=False, prefetch=2, workers=2,
+                 copy_augment=None, copies_from=None):
         self.images = as_images(images)
         n, channels = self.images.shape[:2]
         self.labels = None if labels is None else as_label_matrix(labels, rows=n, classes=NUM_CLASSES)
@@ -126,6 +131,8 @@ class BatchLoader:
         if augment is not None and not callable(augment):
             raise HpaError(f"augment: expected a callable augment(x, rng) or None, got {augment!r}")
         self.augment = augment
+        self.copy_augment = copy_augment
+        self.copies_from = len(self.indices) if copies_from is None else int(copies_from)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         mean = _as_channel_vector(mean, "mean", channels, 0.0)
@@ -155,22 +162,28 @@ class BatchLoader:
         Returns int64 (M,), the concatenation of all batches of that epoch
         (including a last partial batch that ``drop_last`` skips).
         """
+        return self.indices[self._positions(epoch)]
+
+    def _positions(self, epoch=None):
+        """Positions in ``indices`` in the order epoch ``epoch`` visits them, int64 (M,)."""
         epoch = self.epoch if epoch is None else _as_count(epoch, "epoch", 0)
         if not self.shuffle:
-            return self.indices.copy()
-        return np.random.default_rng([self.seed, epoch, 0, 0]).permutation(self.indices)
+            return np.arange(len(self.indices))
+        # Shuffling positions draws the same permutation as shuffling indices itself.
+        return np.random.default_rng([self.seed, epoch, 0, 0]).permutation(len(self.indices))
 
     def __iter__(self):
         epoch = self.epoch
-        order = self.epoch_order(epoch)
+        positions = self._positions(epoch)
         size = self.batch_size
-        jobs = ((order[k * size:(k + 1) * size], epoch, k) for k in range(len(self)))
+        jobs = ((self.indices[part], epoch, k, part >= self.copies_from)
+                for k, part in ((k, positions[k * size:(k + 1) * size]) for k in range(len(self))))
         if self.workers == 0:
             return itertools.starmap(self.make_batch, jobs)
         return _run_ahead(self.make_batch, jobs, self.workers, self.prefetch)
 
-    def make_batch(self, rows, epoch, k):
-        """Build batch ``k`` of ``epoch`` from ``rows`` (B,) -> (x, y).
+    def make_batch(self, rows, epoch, k, copies=None):
+        """Build batch ``k`` of ``epoch`` from ``rows`` (B,) -> (x, y); ``copies`` (B,) bool.
 
         Thread-safe: it only reads shared state, and its random generator is
         its own, seeded from ``(seed, epoch, k)``.
@@ -181,6 +194,8 @@ class BatchLoader:
         x = self.images[rows[ascending]][np.argsort(ascending)]
         if self.augment is not None:
             x = self.augment(x, np.random.default_rng([self.seed, epoch, 1, k]))
+        if self.copy_augment is not None and copies is not None and copies.any():
+            x = self.copy_augment.apply_to(x, copies, np.random.default_rng([self.seed, epoch, 2, k]))
         # x is this batch's own array (a fresh gather, or the augmentation's
         # new output), so a float32 one can be normalised in place.
         if x.dtype == np.float32:

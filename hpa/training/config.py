@@ -12,7 +12,9 @@ configuration.
 import dataclasses
 import os
 
+from hpa.data.augment_names import augment_names
 from hpa.errors import HpaError
+from hpa.evaluation.thresholds import threshold_grid
 from hpa.models import MODELS
 
 LOSSES = ("bce", "weighted-bce", "focal", "soft-f1")
@@ -41,8 +43,9 @@ class TrainConfig:
     val_fraction: float = 0.1
     folds: int = 0                  # K-fold training when >= 2
     fold: int = None                # with folds: only this fold
-    augment: bool = True
+    augment: str = "dihedral,brightness,contrast"   # names of hpa.data.augment_names; "": none
     oversample: int = 0
+    oversample_augment: str = ""    # each oversampled copy gets one of these
     # the optimisation
     epochs: int = 8
     batch_size: int = 32
@@ -58,6 +61,11 @@ class TrainConfig:
     class_weight: str = "none"
     pos_weight: str = "sqrt-ratio"
     focal_gamma: float = 2.0
+    pos_weight_cap: float = 100.0   # largest positive weight of weighted-bce
+    threshold_step: float = 0.005   # grid of the per-class threshold search
+    finetune_epochs: int = 0        # then a head-only stage from the best weights (0: none)
+    finetune_lr: float = 1e-4
+    recipe: str = None              # the hpa.training.recipes entry the values came from
     early_stopping: int = 5
     clip_norm: float = 5.0
     seed: int = 0
@@ -86,12 +94,18 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "image_size", "step_size", "synthetic_n", "synthetic_size"):
             _at_least(name, getattr(self, name), 1)
         for name in ("weight_decay", "focal_gamma", "clip_norm", "early_stopping", "plateau_patience",
-                     "oversample"):
+                     "oversample", "finetune_epochs"):
             _at_least(name, getattr(self, name), 0)
         if self.workers is not None:
             _at_least("workers", self.workers, 1)
-        if not self.lr > 0:
-            raise HpaError(f"--lr must be positive, got {self.lr}")
+        for name in ("lr", "finetune_lr"):
+            if not getattr(self, name) > 0:
+                raise HpaError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if not self.pos_weight_cap >= 1:
+            raise HpaError(f"--pos-weight-cap must be at least 1, got {self.pos_weight_cap}")
+        threshold_grid(self.threshold_step, "--threshold-step")
+        augment_names(self.augment)
+        augment_names(self.oversample_augment)
         if not 0 <= self.momentum < 1:
             raise HpaError(f"--momentum must be in [0, 1), got {self.momentum}")
         if not 0 < self.gamma < 1 and self.schedule == "plateau":

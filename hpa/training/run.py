@@ -12,7 +12,7 @@ import datetime
 import os
 
 import minidl as md
-from hpa.data.augment import default_augmentation
+from hpa.data.augment_names import one_of_named, parse_augment
 from hpa.data.labels import CLASS_NAMES
 from hpa.data.loader import BatchLoader, channel_stats
 from hpa.data.sampling import oversample_indices
@@ -64,10 +64,11 @@ def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print):
     mean, std = channel_stats(cache.images, train_idx, seed=config.seed)
     fit_idx = oversample_indices(labels, train_idx, min_count=config.oversample, seed=config.seed) \
         if config.oversample > 0 else train_idx
+    # Rows past len(train_idx) are the oversampled copies; they may get an augmentation of their own.
     train_loader = BatchLoader(cache.images, labels, fit_idx, batch_size=config.batch_size, shuffle=True,
-                               seed=config.seed, mean=mean, std=std,
-                               augment=default_augmentation() if config.augment else None,
-                               drop_last=len(fit_idx) > config.batch_size)
+                               seed=config.seed, mean=mean, std=std, augment=parse_augment(config.augment),
+                               drop_last=len(fit_idx) > config.batch_size,
+                               copy_augment=one_of_named(config.oversample_augment), copies_from=len(train_idx))
     val_loader = BatchLoader(cache.images, labels, val_idx, batch_size=64, shuffle=False, mean=mean, std=std)
     model = build_model(config.model, image_size=config.image_size, **config.model_options)
     model.to(config.device)
@@ -92,7 +93,7 @@ def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print):
     state, meta, train_state = load_checkpoint(best)
     model.load_state_dict(state)
     _, probs = trainer.validate()
-    thresholds = search_thresholds(probs, labels[val_idx])
+    thresholds = search_thresholds(probs, labels[val_idx], step=config.threshold_step)
     meta["thresholds"] = thresholds.tolist()
     save_checkpoint(best, model, meta, train_state)
     save_thresholds(os.path.join(out_dir, "thresholds.json"), thresholds, CLASS_NAMES)
