@@ -20,6 +20,7 @@ import os
 import numpy as np
 
 from hpa.data.labels import CLASS_NAMES
+from hpa.evaluation.inference import OOF_THRESHOLDS
 from hpa.evaluation.report import write_report
 from hpa.evaluation.thresholds import save_thresholds, search_thresholds
 from hpa.evaluation.training_plots import plot_training_curves
@@ -27,7 +28,6 @@ from hpa.training.run import splits, train_one
 from minidl import load_arrays, save_arrays
 from minidl.atomic import atomic_write_text
 
-OOF_THRESHOLDS = "oof_thresholds.json"
 VAL_PROBS = "val_probs.npz"
 
 
