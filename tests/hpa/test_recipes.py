@@ -9,8 +9,14 @@ from hpa.training import recipes
 from hpa.training.config import TrainConfig
 
 # Small enough for CI on 2 cores; each override beats the recipe's value.
-TINY = ["--synthetic-n", "40", "--synthetic-size", "64", "--image-size", "32", "--epochs", "1",
-        "--finetune-epochs", "1", "--oversample", "10"]
+TINY = ["--image-size", "32", "--epochs", "1"]
+
+
+def tiny(name):
+    """TINY, and shorter oversampling and fine-tuning where the recipe has them."""
+    settings = recipes.RECIPES[name].settings
+    return TINY + (["--oversample", "10"] if settings.get("oversample") else []) + \
+        (["--finetune-epochs", "1"] if settings.get("finetune_epochs") else [])
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +86,7 @@ def test_bad_recipe_options_are_one_line_errors(args, message, capsys):
 def test_every_recipe_runs_end_to_end(name, data, tmp_path, capsys):
     out = tmp_path / name
     code = cli.run(train.main, ["--recipe", name, "--data", str(data), "--out", str(out),
-                                "--cache-dir", str(tmp_path / "cache"), *TINY])
+                                "--cache-dir", str(tmp_path / "cache"), *tiny(name)])
     assert code == 0
     printed = capsys.readouterr().out
     assert "validation macro F1" in printed and f"(recipe {name})" in printed
