@@ -35,7 +35,8 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     loaded = load_models(args.checkpoint, args.device)
-    cache = cached_images(args.data, loaded[0][1]["image_size"], root=args.cache_dir)
+    cache = cached_images(args.data, loaded[0][1]["image_size"], root=args.cache_dir,
+                          intensity=loaded[0][1].get("config", {}).get("intensity", "fixed"))
     probs = predict_probs(loaded, cache.images, args.batch_size, args.tta, args.device)
     thresholds = mean_thresholds(loaded, args.threshold, args.checkpoint)
     y_true, y_pred = cache.labels, predict(probs, thresholds, at_least_one=args.at_least_one)

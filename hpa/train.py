@@ -55,6 +55,10 @@ def build_parser(model=None, fixed=False, description=None, config=None):
                       help="synthetic image side")
     data.add_argument("--cache-dir", help="folder for the synthetic data and image caches "
                       "(default: $HPA_CACHE or ~/.cache/hpa)")
+    data.add_argument("--intensity", default=config.intensity,
+                      help="16-bit originals to 8 bits: 'fixed' divides by 257; 'max' stretches each file "
+                      "to its own maximum; 'percentile' or 'percentile:P' stretches its P-th percentile "
+                      "(default 99.9) to 255 and clips above (8-bit files are used as they are)")
     data.add_argument("--skip-bad", action="store_true",
                       help="leave out (and report) samples with missing or unreadable images")
     data.add_argument("--val-fraction", type=cli.fraction, default=config.val_fraction,
@@ -177,7 +181,7 @@ def main(argv=None, model=None, description=None):
 
     data = config.data or synthetic_data(config.synthetic_n, config.synthetic_size, seed=0, root=config.cache_dir)
     cache = cached_images(data, config.image_size, root=config.cache_dir, workers=config.workers,
-                          skip_bad=config.skip_bad)
+                          skip_bad=config.skip_bad, intensity=config.intensity)
     print(f"data: {data} ({len(cache)} samples, cached at {config.image_size} px in {cache.path})")
 
     train_splits(config, cache, out_dir)

@@ -79,6 +79,7 @@ class Dataset(Samples):
     layout: str
     ext: str
     source: str
+    intensity: str = "fixed"   # how 16-bit files become 8-bit (hpa.data.imageio.parse_intensity)
 
     def image_files(self, i):
         """The four channel file paths of sample ``i``, red, green, blue, yellow."""
@@ -87,7 +88,7 @@ class Dataset(Samples):
 
     def read(self, i):
         """Sample ``i`` as uint8 (4, H, W)."""
-        return read_sample(self.image_files(i), self.ids[i])
+        return read_sample(self.image_files(i), self.ids[i], self.intensity)
 
 
 def read_labels_csv(path):

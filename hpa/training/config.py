@@ -13,6 +13,7 @@ import dataclasses
 import os
 
 from hpa.data.augment_names import augment_names
+from hpa.data.imageio import parse_intensity
 from hpa.errors import HpaError
 from hpa.evaluation.thresholds import threshold_grid
 from hpa.models import MODELS
@@ -40,6 +41,7 @@ class TrainConfig:
     cache_dir: str = None           # None: $HPA_CACHE or ~/.cache/hpa
     workers: int = None             # cache-building processes; None: one per core
     skip_bad: bool = False
+    intensity: str = "fixed"        # 16-bit originals: fixed /257, max or percentile[:P] stretch
     val_fraction: float = 0.1
     folds: int = 0                  # K-fold training when >= 2
     fold: int = None                # with folds: only this fold
@@ -104,6 +106,7 @@ class TrainConfig:
         if not self.pos_weight_cap >= 1:
             raise HpaError(f"--pos-weight-cap must be at least 1, got {self.pos_weight_cap}")
         threshold_grid(self.threshold_step, "--threshold-step")
+        parse_intensity(self.intensity)
         augment_names(self.augment)
         augment_names(self.oversample_augment)
         if not 0 <= self.momentum < 1:
