@@ -24,6 +24,7 @@ import sys
 from hpa import cli
 from hpa.data.augment_names import augment_help
 from hpa.data.source import cached_images, synthetic_data
+from hpa.data.union import union_of
 from hpa.errors import HpaError
 from hpa.evaluation.inference import use_device
 from hpa.models import MODELS, build_model
@@ -46,8 +47,11 @@ def build_parser(model=None, fixed=False, description=None, config=None):
                        help="network to train; its own defaults apply (see --model NAME --help); "
                        "required unless --recipe names it")
     data = p.add_argument_group("data")
-    data.add_argument("--data", help="Kaggle-layout folder (train.csv + train/<Id>_<color>.png) or HPA "
-                      "external-layout folder; default: the built-in synthetic data set")
+    data.add_argument("--data", action="append", default=None,
+                      help="Kaggle-layout folder (train.csv + train/<Id>_<color>.png) or HPA "
+                      "external-layout folder; repeat it to train on the union of several (e.g. Kaggle "
+                      "train/ and HPAv18), each with its own cache and normalisation statistics; "
+                      "default: the built-in synthetic data set")
     data.add_argument("--image-size", type=cli.positive_int, default=config.image_size,
                       help="side of the cached, area-resized images fed to the network")
     data.add_argument("--synthetic-n", type=cli.positive_int, default=config.synthetic_n, help="synthetic samples")
@@ -179,10 +183,14 @@ def main(argv=None, model=None, description=None):
     print(f"output folder: {os.path.abspath(out_dir)}" + (f" (recipe {config.recipe})" if config.recipe else ""))
     save_config(out_dir, config)
 
-    data = config.data or synthetic_data(config.synthetic_n, config.synthetic_size, seed=0, root=config.cache_dir)
-    cache = cached_images(data, config.image_size, root=config.cache_dir, workers=config.workers,
-                          skip_bad=config.skip_bad, intensity=config.intensity)
-    print(f"data: {data} ({len(cache)} samples, cached at {config.image_size} px in {cache.path})")
+    sources = config.data or [synthetic_data(config.synthetic_n, config.synthetic_size, seed=0,
+                                             root=config.cache_dir)]
+    caches = []
+    for data in sources:
+        caches.append(cached_images(data, config.image_size, root=config.cache_dir, workers=config.workers,
+                                    skip_bad=config.skip_bad, intensity=config.intensity))
+        print(f"data: {data} ({len(caches[-1])} samples, cached at {config.image_size} px in {caches[-1].path})")
+    cache = union_of(caches, sources)
 
     train_splits(config, cache, out_dir)
     print(f"saved checkpoints, thresholds, metrics.csv, report.txt and plots in {os.path.abspath(out_dir)}")

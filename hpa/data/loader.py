@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from hpa.data.labels import NUM_CLASSES, as_label_matrix
+from hpa.data.union import StackedImages
 from hpa.errors import HpaError
 
 # Channel statistics read about this many bytes of float64 at a time.
@@ -40,14 +41,15 @@ STATS_CHUNK_BYTES = 64 * 2**20
 def as_images(images):
     """Check an image array (N, C, H, W) uint8/float32; return it as an ndarray.
 
-    A memmap stays a lazily read view of its file.
+    A memmap stays a lazily read view of its file, and a
+    :class:`~hpa.data.union.StackedImages` of several sources stays as it is.
     """
     if not hasattr(images, "shape") or len(images.shape) != 4:
         shape = getattr(images, "shape", type(images).__name__)
         raise HpaError(f"images: expected an array of shape (N, C, H, W), got {shape}")
     if images.dtype not in (np.uint8, np.float32):
         raise HpaError(f"images: dtype must be uint8 or float32, got {images.dtype}")
-    return np.asarray(images)
+    return images if isinstance(images, StackedImages) else np.asarray(images)
 
 
 def as_indices(indices, n):
@@ -99,7 +101,9 @@ class BatchLoader:
         follow ``indices`` as given.
     mean, std: per-channel statistics (4,) on the 0..255 scale, see
         :func:`channel_stats`; batches become ``(x - mean) / std``. Defaults
-        0 and 255, i.e. plain scaling to 0..1.
+        0 and 255, i.e. plain scaling to 0..1. With ``groups`` (N,) ints (the
+        data source of each row, :mod:`hpa.data.union`) they are (G, 4), one
+        row of statistics per source.
     augment: callable ``augment(x, rng) -> x`` on the uint8 batch before
         normalisation (see :mod:`hpa.data.augment`), or None. It returns a new
         array or (a view of) its input, never an array it keeps: the loader
@@ -119,7 +123,7 @@ class BatchLoader:
 
     def __init__(self, images, labels, indices=None, batch_size=32, shuffle=True, seed=0,
                  mean=None, std=None, augment=None, drop_last=False, prefetch=2, workers=2,
-                 copy_augment=None, copies_from=None):
+                 copy_augment=None, copies_from=None, groups=None):
         self.images = as_images(images)
         n, channels = self.images.shape[:2]
         self.labels = None if labels is None else as_label_matrix(labels, rows=n, classes=NUM_CLASSES)
@@ -135,13 +139,21 @@ class BatchLoader:
         self.copies_from = len(self.indices) if copies_from is None else int(copies_from)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
-        mean = _as_channel_vector(mean, "mean", channels, 0.0)
-        std = _as_channel_vector(std, "std", channels, 255.0)
+        self.groups = None if groups is None else np.asarray(groups, np.int64)
+        if self.groups is None:
+            mean = _as_channel_vector(mean, "mean", channels, 0.0)[None]
+            std = _as_channel_vector(std, "std", channels, 255.0)[None]
+        else:
+            mean, std = (np.asarray(v, np.float64) for v in (mean, std))
+            if self.groups.shape != (n,) or mean.shape != std.shape or mean.ndim != 2 or \
+                    mean.shape[1] != channels or self.groups.min() < 0 or self.groups.max() >= len(mean):
+                raise HpaError(f"groups, mean, std: expected (N,) source numbers and (G, {channels}) statistics, "
+                               f"got {self.groups.shape}, {mean.shape}, {std.shape}")
         if (std <= 0).any():
             raise HpaError(f"std: every value must be > 0, got {std.tolist()}")
-        # (x - mean) / std as one multiply and one add.
-        self._scale = (1 / std).astype(np.float32).reshape(1, channels, 1, 1)
-        self._shift = (-mean / std).astype(np.float32).reshape(1, channels, 1, 1)
+        # (x - mean) / std as one multiply and one add; one row per source.
+        self._scale = (1 / std).astype(np.float32).reshape(-1, channels, 1, 1)
+        self._shift = (-mean / std).astype(np.float32).reshape(-1, channels, 1, 1)
         self.epoch = 0
 
     def set_epoch(self, epoch):
@@ -198,11 +210,13 @@ class BatchLoader:
             x = self.copy_augment.apply_to(x, copies, np.random.default_rng([self.seed, epoch, 2, k]))
         # x is this batch's own array (a fresh gather, or the augmentation's
         # new output), so a float32 one can be normalised in place.
+        scale, shift = (self._scale, self._shift) if self.groups is None else \
+            (self._scale[self.groups[rows]], self._shift[self.groups[rows]])
         if x.dtype == np.float32:
-            x *= self._scale
+            x *= scale
         else:
-            x = np.multiply(x, self._scale, dtype=np.float32)
-        x += self._shift
+            x = np.multiply(x, scale, dtype=np.float32)
+        x += shift
         y = None if self.labels is None else self.labels[rows].astype(np.float32)
         return x, y
 

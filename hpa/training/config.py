@@ -35,7 +35,7 @@ class TrainConfig:
     model_options: dict = dataclasses.field(default_factory=dict)
     image_size: int = 128
     # the data
-    data: str = None                # folder; None: the built-in synthetic set
+    data: list = None               # folders (several: their union); None: the built-in synthetic set
     synthetic_n: int = 2000
     synthetic_size: int = 256
     cache_dir: str = None           # None: $HPA_CACHE or ~/.cache/hpa
@@ -137,8 +137,13 @@ class TrainConfig:
         for option, path in (("--resume", self.resume), ("--init", self.init)):
             if path and not os.path.isfile(path):
                 raise HpaError(f"{option} {path}: checkpoint does not exist")
-        if self.data and not os.path.exists(self.data):
-            raise HpaError(f"--data {self.data}: no such file or folder")
+        if isinstance(self.data, (str, os.PathLike)):  # one folder given as such
+            self.data = [self.data]
+        for folder in self.data or ():
+            if not os.path.exists(folder):
+                raise HpaError(f"--data {folder}: no such file or folder")
+        if self.data and len(set(map(os.path.abspath, map(os.fspath, self.data)))) < len(self.data):
+            raise HpaError("--data: the same folder is given twice")
 
 
 def model_defaults(model):
