@@ -81,10 +81,10 @@ AUGMENTATIONS = {
                  lambda: Contrast(p=0.5, factor=(0.5, 1.5))),
     "brightness": ("brightness x0.8-1.2, one gain per image or (probability 0.2) per stain, p=0.5",
                    _brightness),
-    "noise": ("Gaussian noise, sigma 0-8 on the 0-255 scale, per pixel or per pixel and stain "
-              "(half each), p=0.5", _noise),
-    "affine": ("zoom x0.9-1.1, shift up to 10%% of the side, rotation -180 to 180, shear -10 to 10 "
-               "degrees, mirrored borders, p=0.5", lambda: Affine(p=0.5)),
+    "noise": (("Gaussian noise, sigma 0-8 on the 0-255 scale, per pixel or per pixel and stain "
+               "(half each), p=0.5"), _noise),
+    "affine": (("zoom x0.9-1.1, shift up to 10%% of the side, rotation -180 to 180, shear -10 to 10 "
+                "degrees, mirrored borders, p=0.5"), lambda: Affine(p=0.5)),
 }
 DEFAULT_AUGMENT = "dihedral,brightness,contrast"
 
