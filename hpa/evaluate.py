@@ -2,8 +2,8 @@
 
 Prints macro F1 (the competition metric), exact-match and per-label accuracy,
 and the per-class precision/recall/F1 table; writes the table and plots
-(per-class F1, F1 against threshold, and class activation maps for networks
-that end in global average pooling) to ``--out``.
+(per-class F1, F1 against threshold, and Grad-CAM maps of the first model,
+computed with the engine's own backward pass) to ``--out``.
 """
 import os
 import sys
@@ -27,16 +27,18 @@ def build_parser():
     add_arguments(p, "labelled folder (Kaggle or HPA external layout)")
     p.add_argument("--out", default="evaluation", help="folder for the table and plots")
     p.add_argument("--cam", type=int, default=4,
-                   help="samples to draw class activation maps for, for networks that have them (0: none)")
+                   help="samples to draw Grad-CAM maps for (their most probable class; every network; "
+                   "the parallel LeNet shows one map per branch; 0: none)")
     return p
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     loaded = load_models(args.checkpoint, args.device)
-    cache = cached_images(args.data, loaded[0][1]["image_size"], root=args.cache_dir)
+    cache = cached_images(args.data, loaded[0][1]["image_size"], root=args.cache_dir,
+                          intensity=loaded[0][1].get("config", {}).get("intensity", "fixed"))
     probs = predict_probs(loaded, cache.images, args.batch_size, args.tta, args.device)
-    thresholds = mean_thresholds(loaded, args.threshold)
+    thresholds = mean_thresholds(loaded, args.threshold, args.checkpoint)
     y_true, y_pred = cache.labels, predict(probs, thresholds, at_least_one=args.at_least_one)
     os.makedirs(args.out, exist_ok=True)
     table = classification_report(y_true, y_pred)
@@ -51,10 +53,11 @@ def main(argv=None):
     grid, curve = f1_curve(probs, y_true)
     plot_f1_vs_threshold(grid, curve, thresholds, os.path.join(args.out, "f1_vs_threshold.png"))
     model, meta = loaded[0]
-    if args.cam > 0 and hasattr(model, "cam_parts"):
+    if args.cam > 0:
         from hpa.evaluation.cam import plot_cams
-        plot_cams(model, meta, cache.images[: args.cam], probs[: args.cam],
-                  os.path.join(args.out, "class_activation_maps.png"))
+        path = plot_cams(model, meta, cache.images[: args.cam], probs[: args.cam],
+                         os.path.join(args.out, "class_activation_maps.png"))
+        print(f"Grad-CAM of {min(args.cam, len(probs))} samples: {path}")
     print(f"wrote report.txt and plots to {os.path.abspath(args.out)}")
     return 0
 

@@ -34,9 +34,10 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     loaded = load_models(args.checkpoint, args.device)
     size = loaded[0][1]["image_size"]
-    cache = cached_images(args.data, size, split="test", root=args.cache_dir)
+    cache = cached_images(args.data, size, split="test", root=args.cache_dir,
+                          intensity=loaded[0][1].get("config", {}).get("intensity", "fixed"))
     probs = predict_probs(loaded, cache.images, args.batch_size, args.tta, args.device)
-    y_pred = predict(probs, mean_thresholds(loaded, args.threshold), at_least_one=args.at_least_one)
+    y_pred = predict(probs, mean_thresholds(loaded, args.threshold, args.checkpoint), at_least_one=args.at_least_one)
     with atomic_path(args.out) as tmp:
         submission_frame(cache.ids, y_pred).to_csv(tmp, index=False)
     print(f"wrote {args.out}: {len(cache.ids)} samples, {y_pred.sum(axis=1).mean():.2f} labels per sample"

@@ -10,39 +10,49 @@ network's own (its paper's, as the model registry records them);
 ``python -m hpa.train --model NAME --help`` shows them.
 ``python -m hpa.train_parallel_lenet`` and ``python -m hpa.train_gapnet`` are
 this command with the model chosen.
+
+``--recipe NAME`` sets everything a paper describes (``--recipe list`` names
+them, see :mod:`hpa.training.recipes`); options given explicitly override it,
+because the recipe's values become the parser's defaults. Every run folder
+keeps the resolved configuration as ``config.json``.
 """
 import dataclasses
 import json
 import os
 import sys
 
-import numpy as np
-
 from hpa import cli
+from hpa.data.augment_names import augment_help
 from hpa.data.source import cached_images, synthetic_data
+from hpa.data.union import union_of
 from hpa.errors import HpaError
 from hpa.evaluation.inference import use_device
-from hpa.evaluation.report import write_report
-from hpa.evaluation.training_plots import plot_training_curves
 from hpa.interrupts import phase
 from hpa.models import MODELS, build_model
-from hpa.training import distributed
+from hpa.training import distributed, recipes
 from hpa.training.config import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
 from hpa.training.preflight import prepare_run
-from hpa.training.run import splits, train_one
+from hpa.training.session import save_config, train_splits
 
 
-def build_parser(model=None, fixed=False, description=None):
-    """The argument parser; its defaults are ``model``'s (``fixed``: the command trains only it)."""
-    config = TrainConfig.for_model(model) if model else TrainConfig()
+def build_parser(model=None, fixed=False, description=None, config=None):
+    """The argument parser; its defaults are ``config``'s, else ``model``'s (``fixed``: the command
+    trains only it)."""
+    config = config or (TrainConfig.for_model(model) if model else TrainConfig())
     prog = f"python -m hpa.train_{model}" if fixed else "python -m hpa.train"
     p = cli.ArgumentParser(prog=prog, description=description or __doc__)
+    p.add_argument("--recipe", help="a paper's whole setup by name ('list': show them); "
+                   "explicit options override it")
     if not fixed:
-        p.add_argument("--model", required=True, choices=sorted(MODELS),
-                       help="network to train; its own defaults apply (see --model NAME --help)")
+        p.add_argument("--model", choices=sorted(MODELS), default=config.model if config.recipe else None,
+                       help="network to train; its own defaults apply (see --model NAME --help); "
+                       "required unless --recipe names it")
     data = p.add_argument_group("data")
-    data.add_argument("--data", help="Kaggle-layout folder (train.csv + train/<Id>_<color>.png) or HPA "
-                      "external-layout folder; default: the built-in synthetic data set")
+    data.add_argument("--data", action="append", default=None,
+                      help="Kaggle-layout folder (train.csv + train/<Id>_<color>.png) or HPA "
+                      "external-layout folder; repeat it to train on the union of several (e.g. Kaggle "
+                      "train/ and HPAv18), each with its own cache and normalisation statistics; "
+                      "default: the built-in synthetic data set")
     data.add_argument("--image-size", type=cli.positive_int, default=config.image_size,
                       help="side of the cached, area-resized images fed to the network")
     data.add_argument("--synthetic-n", type=cli.positive_int, default=config.synthetic_n, help="synthetic samples")
@@ -50,6 +60,10 @@ def build_parser(model=None, fixed=False, description=None):
                       help="synthetic image side")
     data.add_argument("--cache-dir", help="folder for the synthetic data and image caches "
                       "(default: $HPA_CACHE or ~/.cache/hpa)")
+    data.add_argument("--intensity", default=config.intensity,
+                      help="16-bit originals to 8 bits: 'fixed' divides by 257; 'max' stretches each file "
+                      "to its own maximum; 'percentile' or 'percentile:P' stretches its P-th percentile "
+                      "(default 99.9) to 255 and clips above (8-bit files are used as they are)")
     data.add_argument("--skip-bad", action="store_true",
                       help="leave out (and report) samples with missing or unreadable images")
     data.add_argument("--val-fraction", type=cli.fraction, default=config.val_fraction,
@@ -57,10 +71,15 @@ def build_parser(model=None, fixed=False, description=None):
     data.add_argument("--folds", type=int, default=config.folds,
                       help="K-fold training: one model per fold, out-of-fold evaluation (K >= 2)")
     data.add_argument("--fold", type=int, default=None, help="with --folds: train only this fold (0-based)")
-    data.add_argument("--no-augment", dest="augment", action="store_false",
-                      help="switch off flips, 90-degree rotations, brightness and contrast jitter")
+    data.add_argument("--augment", default=config.augment, metavar="NAMES",
+                      help="comma-separated augmentations of every training batch, in this order: "
+                      + augment_help())
+    data.add_argument("--no-augment", dest="augment", action="store_const", const="",
+                      help="no augmentation of the training batches")
     data.add_argument("--oversample", type=int, default=config.oversample,
                       help="repeat samples of rare classes until each class appears this often (0: off)")
+    data.add_argument("--oversample-augment", default=config.oversample_augment, metavar="NAMES",
+                      help="each oversampled copy gets one of these augmentations (names as for --augment)")
     data.add_argument("--workers", type=int, default=None, help="processes for building the image cache")
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=cli.positive_int, default=config.epochs, help="passes over the training set")
@@ -83,6 +102,14 @@ def build_parser(model=None, fixed=False, description=None):
                    help="weighted-bce class weights: 1/log(N_i)")
     t.add_argument("--pos-weight", choices=("none", "ratio", "sqrt-ratio"), default=config.pos_weight,
                    help="weighted-bce positive weights: (N-N_i)/N_i or its square root")
+    t.add_argument("--pos-weight-cap", type=float, default=config.pos_weight_cap,
+                   help="largest positive weight (the rarest classes' ratios are cut to it)")
+    t.add_argument("--threshold-step", type=cli.positive_float, default=config.threshold_step,
+                   help="grid step of the per-class threshold search on validation")
+    t.add_argument("--finetune-epochs", type=int, default=config.finetune_epochs,
+                   help="then fine-tune the dense head alone from the best weights for this many epochs")
+    t.add_argument("--finetune-lr", type=cli.positive_float, default=config.finetune_lr,
+                   help="learning rate of the fine-tuning stage")
     t.add_argument("--focal-gamma", type=float, default=config.focal_gamma, help="focal loss exponent")
     t.add_argument("--early-stopping", type=int, default=config.early_stopping,
                    help="stop after this many epochs without a better validation macro F1 (0: off)")
@@ -119,33 +146,41 @@ def _model_options(pairs):
     return options
 
 
-def _chosen_model(argv):
-    """The ``--model`` of ``argv`` (or None) before the full parser is built with its defaults."""
+def _chosen(argv):
+    """The ``--model`` and ``--recipe`` of ``argv`` (or None) before the full parser is built."""
     pre = cli.ArgumentParser(add_help=False)
     pre.add_argument("--model", choices=sorted(MODELS))
+    pre.add_argument("--recipe")
     known, _ = pre.parse_known_args(argv)
-    return known.model
+    return known.model, known.recipe
 
 
 def parse_config(argv=None, model=None, description=None):
-    """The checked ``TrainConfig`` of a command line; ``model`` fixes the network."""
+    """The checked ``TrainConfig`` of a command line; ``model`` fixes the network.
+
+    With ``--recipe`` the recipe's values are the parser's defaults, so exactly
+    the options given on the command line override it; ``--model-option``
+    pairs are added to the recipe's network options.
+    """
     fixed = model is not None
-    model = model or _chosen_model(argv)
-    args = build_parser(model, fixed, description).parse_args(argv)
+    chosen, recipe = _chosen(argv)
+    base = recipes.resolve(recipe, model or chosen) if recipe else None
+    model = model or chosen or (base.model if base else None)
+    parser = build_parser(model, fixed, description, base)
+    args = parser.parse_args(argv)
+    if model is None:
+        parser.error("one of --model or --recipe is required")
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     values = {k: v for k, v in vars(args).items() if k in fields}
-    values.update(model=model, model_options=_model_options(args.model_option))
+    options = {**(base.model_options if base else {}), **_model_options(args.model_option)}
+    values.update(model=model, model_options=options, recipe=recipe)
     return TrainConfig(**values).check()
 
 
-def resume_advice(run_dir):
-    """What to do after training in ``run_dir`` was stopped, judged when it stops."""
-    last = os.path.join(run_dir, "last.npz")
-    return lambda: (f"the last checkpoint is intact; continue with --resume {last}" if os.path.isfile(last)
-                    else "no checkpoint was saved yet; the same command starts the training again")
-
-
 def main(argv=None, model=None, description=None):
+    if _chosen(argv)[1] == "list":
+        print(recipes.recipe_list())
+        return 0
     config = parse_config(argv, model, description)
     use_device(config.device)
     build_model(config.model, image_size=config.image_size, **config.model_options)  # bad options fail now
@@ -156,38 +191,23 @@ def main(argv=None, model=None, description=None):
 
 def _run(config, group):
     out_dir = prepare_run(config)  # every path checked and the folder made before the long work
-    print(f"output folder: {os.path.abspath(out_dir)}")
+    print(f"output folder: {os.path.abspath(out_dir)}" + (f" (recipe {config.recipe})" if config.recipe else ""))
+    if group.is_root:
+        save_config(out_dir, config)
 
     def prepare_data():  # rank 0 first: it generates and caches, the others reuse
         with phase("generating the synthetic data", "nothing is kept; the same command generates it again"):
-            data = config.data or synthetic_data(config.synthetic_n, config.synthetic_size, seed=0,
-                                                 root=config.cache_dir)
+            sources = config.data or [synthetic_data(config.synthetic_n, config.synthetic_size, seed=0,
+                                                     root=config.cache_dir)]
         with phase("caching the images", "finished chunks are kept; the same command resumes the build"):
-            return data, cached_images(data, config.image_size, root=config.cache_dir, workers=config.workers,
-                                       skip_bad=config.skip_bad)
+            return sources, [cached_images(data, config.image_size, root=config.cache_dir, workers=config.workers,
+                                           skip_bad=config.skip_bad, intensity=config.intensity)
+                             for data in sources]
 
-    data, cache = distributed.root_first(group, prepare_data)
-    print(f"data: {data} ({len(cache)} samples, cached at {config.image_size} px in {cache.path})")
-
-    results = []
-    for name, train_idx, val_idx in splits(config, cache.labels):
-        run_dir = os.path.join(out_dir, name) if name else out_dir
-        if name:
-            print(f"--- {name}: {len(train_idx)} training, {len(val_idx)} validation samples")
-        with phase("training", resume_advice(run_dir)):
-            results.append(train_one(config, cache, name, train_idx, val_idx, run_dir, group=group))
-        if not group.is_root:
-            continue
-        plot_training_curves(os.path.join(run_dir, "metrics.csv"), os.path.join(run_dir, "training_curves.png"))
-        if name:
-            write_report(run_dir, *results[-1])
-
-    if not group.is_root:
-        return 0
-    # Out-of-fold predictions of all folds together, or the single hold-out.
-    probs = np.concatenate([r[0] for r in results])
-    y_true = np.concatenate([r[1] for r in results])
-    write_report(out_dir, probs, y_true)
+    sources, caches = distributed.root_first(group, prepare_data)
+    for data, part in zip(sources, caches):
+        print(f"data: {data} ({len(part)} samples, cached at {config.image_size} px in {part.path})")
+    train_splits(config, union_of(caches, sources), out_dir, group=group)
     print(f"saved checkpoints, thresholds, metrics.csv, report.txt and plots in {os.path.abspath(out_dir)}")
     return 0
 

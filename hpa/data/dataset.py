@@ -76,6 +76,7 @@ class Dataset(Samples):
     # File names on disk whose extension is spelt otherwise than ``ext``
     # (x_red.PNG in a folder of .png), by the name spelt with ``ext``.
     spelling: dict = field(default_factory=dict, repr=False)
+    intensity: str = "fixed"   # how 16-bit files become 8-bit (hpa.data.imageio.parse_intensity)
 
     def image_files(self, i):
         """The four channel file paths of sample ``i``, red, green, blue, yellow."""
@@ -84,7 +85,7 @@ class Dataset(Samples):
 
     def read(self, i):
         """Sample ``i`` as uint8 (4, H, W)."""
-        return read_sample(self.image_files(i), self.ids[i])
+        return read_sample(self.image_files(i), self.ids[i], self.intensity)
 
 
 def read_labels_csv(path):

@@ -13,9 +13,18 @@ How each file mode becomes one 8-bit plane:
   G for green, B for blue). Yellow is stored in R and G at equal strength;
   the rounded *mean* of the two is taken because it halves the JPEG noise,
   which a max would amplify.
-* ``"I;16*"``/``"I"`` (16-bit originals): divided by 257 and rounded, which
-  maps 0..65535 exactly onto 0..255. A fixed divisor (rather than stretching
-  each image to its own maximum) keeps brightness comparable between images.
+* ``"I;16*"``/``"I"`` (16-bit originals), by ``intensity``
+  (:func:`parse_intensity`):
+
+  - ``"fixed"`` (default): divided by 257 and rounded, which maps 0..65535
+    exactly onto 0..255. A fixed divisor keeps brightness comparable between
+    images, but a dim original (a 12-bit camera fills only 0..4095) ends up in
+    0..16 and loses most of its levels.
+  - ``"max"``: each file stretched so its own maximum becomes 255:
+    ``round(v * 255 / max)``.
+  - ``"percentile"`` or ``"percentile:P"``: stretched so its P-th percentile
+    (default 99.9) becomes 255, brighter pixels clipped: one hot pixel cannot
+    dim the rest, as it can with ``"max"``.
 * ``"1"``/``"LA"``: converted to ``"L"``.
 
 Any other mode (e.g. float ``"F"``) is refused with an :class:`HpaError`.
@@ -32,18 +41,50 @@ from hpa.errors import HpaError
 _STAIN_PLANES = {"red": (0,), "green": (1,), "blue": (2,), "yellow": (0, 1)}
 
 
-def read_channel(path, channel):
+INTENSITIES = ("fixed", "max", "percentile")
+DEFAULT_PERCENTILE = 99.9
+
+
+def parse_intensity(text):
+    """``"fixed"``, ``"max"``, ``"percentile"`` or ``"percentile:P"`` -> (mode, P or None)."""
+    mode, _, value = str(text).partition(":")
+    if mode not in INTENSITIES or (value and mode != "percentile"):
+        raise HpaError(f"--intensity {text!r}: expected fixed, max, percentile or percentile:P")
+    if mode != "percentile":
+        return mode, None
+    try:
+        p = float(value) if value else DEFAULT_PERCENTILE
+    except ValueError:
+        p = -1.0
+    if not 0 < p <= 100:
+        raise HpaError(f"--intensity {text!r}: the percentile must be in (0, 100]")
+    return mode, p
+
+
+def _stretch16(wide, intensity):
+    """16-bit values (H, W) int64 -> uint8 by the ``intensity`` rule of the module doc."""
+    mode, p = parse_intensity(intensity)
+    if mode == "fixed":
+        return ((wide + 128) // 257).astype(np.uint8)
+    top = float(wide.max()) if mode == "max" else float(np.percentile(wide, p))
+    if top <= 0:
+        return np.zeros(wide.shape, np.uint8)
+    return np.clip(np.rint(wide * (255.0 / top)), 0, 255).astype(np.uint8)
+
+
+def read_channel(path, channel, intensity="fixed"):
     """Read one channel file as a uint8 array of shape (H, W).
 
     ``channel`` is one of :data:`CHANNELS`; it selects the colour plane when
-    the file is an RGB image coloured like its stain.
+    the file is an RGB image coloured like its stain. ``intensity`` says how
+    16-bit files become 8-bit (module doc).
     """
     try:
         with Image.open(path) as im:
             # open() only parses the header; load() decodes and is what
             # notices a truncated or corrupt file.
             im.load()
-            return _to_uint8(im, channel, path)
+            return _to_uint8(im, channel, path, intensity)
     except HpaError:
         raise
     except FileNotFoundError:
@@ -53,7 +94,7 @@ def read_channel(path, channel):
         raise HpaError(f"{path}: unreadable image ({reason})") from None
 
 
-def _to_uint8(im, channel, path):
+def _to_uint8(im, channel, path, intensity="fixed"):
     """Decoded PIL image -> uint8 (H, W) following the rules in the module doc."""
     mode = im.mode
     if mode in ("1", "LA"):
@@ -70,12 +111,11 @@ def _to_uint8(im, channel, path):
         a, b = (rgb[:, :, p].astype(np.uint16) for p in planes)
         return ((a + b + 1) >> 1).astype(np.uint8)
     if mode.startswith("I;16") or mode == "I":
-        wide = np.clip(np.asarray(im).astype(np.int64), 0, 65535)
-        return ((wide + 128) // 257).astype(np.uint8)
+        return _stretch16(np.clip(np.asarray(im).astype(np.int64), 0, 65535), intensity)
     raise HpaError(f"{path}: unsupported image mode {mode!r} (expected 8-bit, RGB or 16-bit)")
 
 
-def read_sample(paths, sample_id):
+def read_sample(paths, sample_id, intensity="fixed"):
     """Read the four channel files ``paths`` (red, green, blue, yellow order).
 
     Returns uint8 (4, H, W). Raises :class:`HpaError` naming the file when one
@@ -87,7 +127,7 @@ def read_sample(paths, sample_id):
     for path, channel in zip(paths, CHANNELS):
         if not os.path.isfile(path):
             raise HpaError(f"sample {sample_id}: missing {channel} channel file {path}")
-    planes = [read_channel(p, c) for p, c in zip(paths, CHANNELS)]
+    planes = [read_channel(p, c, intensity) for p, c in zip(paths, CHANNELS)]
     shapes = {p.shape for p in planes}
     if len(shapes) > 1:
         sizes = ", ".join(f"{c} {p.shape[1]}x{p.shape[0]}" for c, p in zip(CHANNELS, planes))

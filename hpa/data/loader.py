@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from hpa.data.labels import NUM_CLASSES, as_label_matrix
+from hpa.data.union import StackedImages
 from hpa.errors import HpaError
 
 # Channel statistics read about this many bytes of float64 at a time.
@@ -40,14 +41,15 @@ STATS_CHUNK_BYTES = 64 * 2**20
 def as_images(images):
     """Check an image array (N, C, H, W) uint8/float32; return it as an ndarray.
 
-    A memmap stays a lazily read view of its file.
+    A memmap stays a lazily read view of its file, and a
+    :class:`~hpa.data.union.StackedImages` of several sources stays as it is.
     """
     if not hasattr(images, "shape") or len(images.shape) != 4:
         shape = getattr(images, "shape", type(images).__name__)
         raise HpaError(f"images: expected an array of shape (N, C, H, W), got {shape}")
     if images.dtype not in (np.uint8, np.float32):
         raise HpaError(f"images: dtype must be uint8 or float32, got {images.dtype}")
-    return np.asarray(images)
+    return images if isinstance(images, StackedImages) else np.asarray(images)
 
 
 def as_indices(indices, n):
@@ -99,11 +101,17 @@ class BatchLoader:
         follow ``indices`` as given.
     mean, std: per-channel statistics (4,) on the 0..255 scale, see
         :func:`channel_stats`; batches become ``(x - mean) / std``. Defaults
-        0 and 255, i.e. plain scaling to 0..1.
+        0 and 255, i.e. plain scaling to 0..1. With ``groups`` (N,) ints (the
+        data source of each row, :mod:`hpa.data.union`) they are (G, 4), one
+        row of statistics per source.
     augment: callable ``augment(x, rng) -> x`` on the uint8 batch before
         normalisation (see :mod:`hpa.data.augment`), or None. It returns a new
         array or (a view of) its input, never an array it keeps: the loader
         normalises the result in place.
+    copy_augment, copies_from: entries ``indices[copies_from:]`` are copies
+        (e.g. of oversampled rare-class rows); after ``augment`` they also pass
+        ``copy_augment.apply_to(x, is_copy, rng)`` (an
+        :class:`~hpa.data.augment_names.OneOf`), the originals do not.
     prefetch: finished batches allowed to wait for the consumer, beyond the
         ones being built. Up to ``workers + prefetch`` batches exist at once
         (at 512 px a batch of 32 is 128 MB).
@@ -114,7 +122,8 @@ class BatchLoader:
     """
 
     def __init__(self, images, labels, indices=None, batch_size=32, shuffle=True, seed=0,
-                 mean=None, std=None, augment=None, drop_last=False, prefetch=2, workers=2):
+                 mean=None, std=None, augment=None, drop_last=False, prefetch=2, workers=2,
+                 copy_augment=None, copies_from=None, groups=None):
         self.images = as_images(images)
         n, channels = self.images.shape[:2]
         self.labels = None if labels is None else as_label_matrix(labels, rows=n, classes=NUM_CLASSES)
@@ -126,15 +135,25 @@ class BatchLoader:
         if augment is not None and not callable(augment):
             raise HpaError(f"augment: expected a callable augment(x, rng) or None, got {augment!r}")
         self.augment = augment
+        self.copy_augment = copy_augment
+        self.copies_from = len(self.indices) if copies_from is None else int(copies_from)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
-        mean = _as_channel_vector(mean, "mean", channels, 0.0)
-        std = _as_channel_vector(std, "std", channels, 255.0)
+        self.groups = None if groups is None else np.asarray(groups, np.int64)
+        if self.groups is None:
+            mean = _as_channel_vector(mean, "mean", channels, 0.0)[None]
+            std = _as_channel_vector(std, "std", channels, 255.0)[None]
+        else:
+            mean, std = (np.asarray(v, np.float64) for v in (mean, std))
+            if self.groups.shape != (n,) or mean.shape != std.shape or mean.ndim != 2 or \
+                    mean.shape[1] != channels or self.groups.min() < 0 or self.groups.max() >= len(mean):
+                raise HpaError(f"groups, mean, std: expected (N,) source numbers and (G, {channels}) statistics, "
+                               f"got {self.groups.shape}, {mean.shape}, {std.shape}")
         if (std <= 0).any():
             raise HpaError(f"std: every value must be > 0, got {std.tolist()}")
-        # (x - mean) / std as one multiply and one add.
-        self._scale = (1 / std).astype(np.float32).reshape(1, channels, 1, 1)
-        self._shift = (-mean / std).astype(np.float32).reshape(1, channels, 1, 1)
+        # (x - mean) / std as one multiply and one add; one row per source.
+        self._scale = (1 / std).astype(np.float32).reshape(-1, channels, 1, 1)
+        self._shift = (-mean / std).astype(np.float32).reshape(-1, channels, 1, 1)
         self.epoch = 0
         self.start_batch = 0
 
@@ -160,22 +179,28 @@ class BatchLoader:
         Returns int64 (M,), the concatenation of all batches of that epoch
         (including a last partial batch that ``drop_last`` skips).
         """
+        return self.indices[self._positions(epoch)]
+
+    def _positions(self, epoch=None):
+        """Positions in ``indices`` in the order epoch ``epoch`` visits them, int64 (M,)."""
         epoch = self.epoch if epoch is None else _as_count(epoch, "epoch", 0)
         if not self.shuffle:
-            return self.indices.copy()
-        return np.random.default_rng([self.seed, epoch, 0, 0]).permutation(self.indices)
+            return np.arange(len(self.indices))
+        # Shuffling positions draws the same permutation as shuffling indices itself.
+        return np.random.default_rng([self.seed, epoch, 0, 0]).permutation(len(self.indices))
 
     def __iter__(self):
         epoch = self.epoch
-        order = self.epoch_order(epoch)
+        positions = self._positions(epoch)
         size = self.batch_size
-        jobs = ((order[k * size:(k + 1) * size], epoch, k) for k in range(self.start_batch, len(self)))
+        jobs = ((self.indices[part], epoch, k, part >= self.copies_from)
+                for k, part in ((k, positions[k * size:(k + 1) * size]) for k in range(self.start_batch, len(self))))
         if self.workers == 0:
             return itertools.starmap(self.make_batch, jobs)
         return _run_ahead(self.make_batch, jobs, self.workers, self.prefetch)
 
-    def make_batch(self, rows, epoch, k):
-        """Build batch ``k`` of ``epoch`` from ``rows`` (B,) -> (x, y).
+    def make_batch(self, rows, epoch, k, copies=None):
+        """Build batch ``k`` of ``epoch`` from ``rows`` (B,) -> (x, y); ``copies`` (B,) bool.
 
         Thread-safe: it only reads shared state, and its random generator is
         its own, seeded from ``(seed, epoch, k)``.
@@ -186,13 +211,17 @@ class BatchLoader:
         x = self.images[rows[ascending]][np.argsort(ascending)]
         if self.augment is not None:
             x = self.augment(x, np.random.default_rng([self.seed, epoch, 1, k]))
+        if self.copy_augment is not None and copies is not None and copies.any():
+            x = self.copy_augment.apply_to(x, copies, np.random.default_rng([self.seed, epoch, 2, k]))
         # x is this batch's own array (a fresh gather, or the augmentation's
         # new output), so a float32 one can be normalised in place.
+        scale, shift = (self._scale, self._shift) if self.groups is None else \
+            (self._scale[self.groups[rows]], self._shift[self.groups[rows]])
         if x.dtype == np.float32:
-            x *= self._scale
+            x *= scale
         else:
-            x = np.multiply(x, self._scale, dtype=np.float32)
-        x += self._shift
+            x = np.multiply(x, scale, dtype=np.float32)
+        x += shift
         y = None if self.labels is None else self.labels[rows].astype(np.float32)
         return x, y
 

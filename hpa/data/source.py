@@ -10,6 +10,7 @@ import pathlib
 
 from hpa.data.cache import build_cache
 from hpa.data.dataset import open_dataset
+from hpa.data.imageio import parse_intensity
 from hpa.errors import HpaError
 
 
@@ -36,14 +37,21 @@ def synthetic_data(n, size, seed, root=None, progress=True):
 
 
 def cached_images(data, image_size, split="train", root=None, workers=None, skip_bad=False,
-                  progress=True):
-    """Open ``data`` (a Kaggle or HPA-external folder) and return its size-``image_size`` cache."""
+                  progress=True, intensity="fixed"):
+    """Open ``data`` (a Kaggle or HPA-external folder) and return its size-``image_size`` cache.
+
+    ``intensity``: how 16-bit originals become 8-bit (:func:`hpa.data.imageio.parse_intensity`);
+    each rule has its own cache.
+    """
+    parse_intensity(intensity)
     dataset = open_dataset(data, split=split, skip_bad=skip_bad)
+    dataset.intensity = intensity
     if dataset.skipped:
         print(f"skipped {len(dataset.skipped)} incomplete samples (see the warning above)")
     # One cache folder per source folder and split, named by its absolute path.
     source = os.path.abspath(os.fspath(data))
-    tag = hashlib.sha1(f"{source}|{split}".encode()).hexdigest()[:12]
+    key = f"{source}|{split}" + ("" if intensity == "fixed" else f"|{intensity}")  # old caches stay valid
+    tag = hashlib.sha1(key.encode()).hexdigest()[:12]
     folder = cache_root(root) / "images" / f"{pathlib.Path(source).name}-{split}-{tag}"
     cache = build_cache(dataset, image_size, folder, workers=workers, skip_bad=skip_bad,
                         progress=progress)

@@ -4,6 +4,8 @@ Shared by ``hpa.predict`` (submissions) and ``hpa.evaluate`` (metrics on a
 labelled folder). Several checkpoints (e.g. the K folds' models) are averaged;
 test-time augmentation averages over the 8 flips and 90-degree rotations.
 """
+import os
+
 import numpy as np
 
 import minidl as md
@@ -11,10 +13,13 @@ from hpa import cli
 from hpa.data.augment import dihedral
 from hpa.data.loader import BatchLoader
 from hpa.errors import HpaError
+from hpa.evaluation.thresholds import load_thresholds
 from hpa.models import build_model
 from hpa.models.checkpoint import load_checkpoint
 from minidl import StateDictError
 from minidl.losses import sigmoid
+
+OOF_THRESHOLDS = "oof_thresholds.json"  # written by hpa.training.session
 
 
 def load_model(path):
@@ -79,10 +84,41 @@ def predict_probs(loaded, images, batch_size=32, tta=False, device=None):
     return total / (len(loaded) * len(views))
 
 
-def mean_thresholds(loaded, override=None):
-    """The models' validation-tuned thresholds, averaged; ``override`` (a number) replaces them."""
+def oof_thresholds_file(paths):
+    """The ``oof_thresholds.json`` of the K-fold run that all ``paths`` belong to, or None.
+
+    A fold's checkpoint is ``<run>/fold<k>/best.npz`` (or ``.../fold<k>/finetune/best.npz``);
+    the out-of-fold thresholds were tuned on the folds' ensemble's own kind of
+    predictions (every sample scored by the model that did not train on it), so
+    they fit the average of those models better than the mean of per-fold thresholds.
+    """
+    if len(paths) < 2:
+        return None
+    found = set()
+    for path in paths:
+        folder = os.path.dirname(os.path.abspath(path))
+        candidates = [os.path.join(up, OOF_THRESHOLDS) for up in
+                      (os.path.dirname(folder), os.path.dirname(os.path.dirname(folder)))]
+        hits = [c for c in candidates if os.path.isfile(c)]
+        if not hits:
+            return None
+        found.add(hits[0])
+    return found.pop() if len(found) == 1 else None
+
+
+def mean_thresholds(loaded, override=None, paths=()):
+    """Per-class thresholds (28,) for the models' averaged probabilities.
+
+    ``override`` (a number) replaces them; several checkpoints of one K-fold
+    run (``paths``) use that run's out-of-fold thresholds; otherwise the
+    models' validation-tuned thresholds are averaged.
+    """
     if override is not None:
         return np.full(28, float(override), dtype=np.float32)
+    oof = oof_thresholds_file(list(paths))
+    if oof:
+        print(f"using the out-of-fold thresholds {oof}")
+        return load_thresholds(oof).astype(np.float32)
     found = [np.asarray(meta["thresholds"], dtype=np.float32) for _, meta in loaded if meta.get("thresholds")]
     if not found:
         return np.full(28, 0.5, dtype=np.float32)

@@ -56,10 +56,11 @@ def cross_fitted_f1(probs, y_true, seed=0):
     return macro_f1(y_true, y_pred)
 
 
-def write_report(out_dir, probs, y_true, log=print):
+def write_report(out_dir, probs, y_true, log=print, heading=""):
     """``report.txt``, ``summary.json`` and two plots in ``out_dir``; returns the summary.
 
-    probs (N, 28) validation probabilities, y_true (N, 28) their labels.
+    probs (N, 28) validation probabilities, y_true (N, 28) their labels;
+    ``heading`` (e.g. the recipe's name) opens the report.
     """
     thresholds = search_thresholds(probs, y_true)
     at_half = summarise(probs, y_true)
@@ -69,7 +70,7 @@ def write_report(out_dir, probs, y_true, log=print):
     baseline = constant_baseline_f1(y_true)
     report = classification_report(y_true, tuned_pred)
     atomic_write_text(os.path.join(out_dir, "report.txt"), (
-        f"validation samples: {len(y_true)}\n"
+        f"{heading}validation samples: {len(y_true)}\n"
         f"macro F1 at threshold 0.5:           {at_half['macro_f1']:.4f}\n"
         f"macro F1, cross-fitted thresholds:   {crossed:.4f} (tuned on one half, scored on the other)\n"
         f"macro F1 at per-class thresholds:    {tuned:.4f} (tuned on this validation set: optimistic)\n"

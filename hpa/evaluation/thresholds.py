@@ -30,16 +30,17 @@ def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def threshold_grid(step=DEFAULT_STEP):
+def threshold_grid(step=DEFAULT_STEP, name="step"):
     """Evenly spaced thresholds from 0 to 1 inclusive, shape (G,).
 
-    ``step`` must divide 1 into a whole number of steps (0.005 -> G = 201).
+    ``step`` must divide 1 into a whole number of steps (0.005 -> G = 201);
+    errors name the argument as ``name``.
     """
     if not _is_number(step) or not 0 < step <= 0.5:
-        raise HpaError(f"step: expected a number in (0, 0.5], got {step!r}")
+        raise HpaError(f"{name}: expected a number in (0, 0.5], got {step!r}")
     count = round(1 / step)
     if not math.isclose(count * step, 1.0, rel_tol=1e-9):
-        raise HpaError(f"step: {step} does not divide 1 into whole steps")
+        raise HpaError(f"{name}: {step} does not divide 1 into whole steps")
     return np.linspace(0.0, 1.0, count + 1)
 
 

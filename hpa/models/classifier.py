@@ -45,6 +45,11 @@ class Classifier(Module):
         dy = self.head.backward(dy)
         return None if self.features_frozen else self.features.backward(dy)
 
+    def cam_layers(self):
+        """[(name, layer)]: the layers whose outputs (N, K, h, w) Grad-CAM explains
+        (:mod:`hpa.evaluation.gradcam`); by default the output of ``features``."""
+        return [("features", self.features)]
+
     def freeze_features(self, frozen=True):
         """Fine-tune the head only (see the module docstring); ``frozen=False`` undoes it."""
         for p in self.features.parameters():

@@ -61,3 +61,7 @@ class DeepYeast(Classifier):
                                Linear(widths[-1] * side * side, hidden), ReLU(), Dropout(dropout),
                                Linear(hidden, hidden), ReLU(), Dropout(dropout),
                                Linear(hidden, num_classes))
+
+    def cam_layers(self):
+        """The last ReLU (before the final max pooling): Grad-CAM at twice the pooled resolution."""
+        return [("last conv block", self.features[-2])]

@@ -180,3 +180,7 @@ class GapNet(Classifier):
                                Linear(hidden, num_classes))
         if variant == "pl":
             lecun_init(self)
+
+    def cam_layers(self):
+        """The last stage's output (N, widths[-1], S/8, S/8), the deepest tapped map."""
+        return [("last stage", self.features.stages[-1])]

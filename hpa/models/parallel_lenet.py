@@ -135,3 +135,8 @@ class ParallelLeNet(Classifier):
             width = h
         layers += [Dropout(dropout), Linear(width, num_classes)]
         self.head = Sequential(*layers)
+
+    def cam_layers(self):
+        """Each branch's last ReLU (N, c2, S/4, S/4), before flattening: one map per reference stain."""
+        names = {RED: "red+green", BLUE: "blue+green", YELLOW: "yellow+green"}
+        return [(names[r], branch[-2]) for r, branch in zip(REFERENCE_CHANNELS, self.features.branches)]

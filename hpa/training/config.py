@@ -12,7 +12,10 @@ configuration.
 import dataclasses
 import os
 
+from hpa.data.augment_names import augment_names
+from hpa.data.imageio import parse_intensity
 from hpa.errors import HpaError
+from hpa.evaluation.thresholds import threshold_grid
 from hpa.models import MODELS
 
 LOSSES = ("bce", "weighted-bce", "focal", "soft-f1")
@@ -32,17 +35,19 @@ class TrainConfig:
     model_options: dict = dataclasses.field(default_factory=dict)
     image_size: int = 128
     # the data
-    data: str = None                # folder; None: the built-in synthetic set
+    data: list = None               # folders (several: their union); None: the built-in synthetic set
     synthetic_n: int = 2000
     synthetic_size: int = 256
     cache_dir: str = None           # None: $HPA_CACHE or ~/.cache/hpa
     workers: int = None             # cache-building processes; None: one per core
     skip_bad: bool = False
+    intensity: str = "fixed"        # 16-bit originals: fixed /257, max or percentile[:P] stretch
     val_fraction: float = 0.1
     folds: int = 0                  # K-fold training when >= 2
     fold: int = None                # with folds: only this fold
-    augment: bool = True
+    augment: str = "dihedral,brightness,contrast"   # names of hpa.data.augment_names; "": none
     oversample: int = 0
+    oversample_augment: str = ""    # each oversampled copy gets one of these
     # the optimisation
     epochs: int = 8
     batch_size: int = 32
@@ -58,6 +63,11 @@ class TrainConfig:
     class_weight: str = "none"
     pos_weight: str = "sqrt-ratio"
     focal_gamma: float = 2.0
+    pos_weight_cap: float = 100.0   # largest positive weight of weighted-bce
+    threshold_step: float = 0.005   # grid of the per-class threshold search
+    finetune_epochs: int = 0        # then a head-only stage from the best weights (0: none)
+    finetune_lr: float = 1e-4
+    recipe: str = None              # the hpa.training.recipes entry the values came from
     early_stopping: int = 5
     clip_norm: float = 5.0
     seed: int = 0
@@ -89,14 +99,21 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "image_size", "step_size", "synthetic_n", "synthetic_size"):
             _at_least(name, getattr(self, name), 1)
         for name in ("weight_decay", "focal_gamma", "clip_norm", "early_stopping", "plateau_patience",
-                     "oversample"):
+                     "oversample", "finetune_epochs"):
             _at_least(name, getattr(self, name), 0)
         if not self.checkpoint_every >= 0:
             raise HpaError(f"--checkpoint-every must be at least 0 minutes, got {self.checkpoint_every}")
         if self.workers is not None:
             _at_least("workers", self.workers, 1)
-        if not self.lr > 0:
-            raise HpaError(f"--lr must be positive, got {self.lr}")
+        for name in ("lr", "finetune_lr"):
+            if not getattr(self, name) > 0:
+                raise HpaError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
+        if not self.pos_weight_cap >= 1:
+            raise HpaError(f"--pos-weight-cap must be at least 1, got {self.pos_weight_cap}")
+        threshold_grid(self.threshold_step, "--threshold-step")
+        parse_intensity(self.intensity)
+        augment_names(self.augment)
+        augment_names(self.oversample_augment)
         if not 0 <= self.momentum < 1:
             raise HpaError(f"--momentum must be in [0, 1), got {self.momentum}")
         if not 0 < self.gamma < 1 and self.schedule == "plateau":
@@ -118,6 +135,9 @@ class TrainConfig:
             raise HpaError(f"--fold {self.fold}: must be between 0 and {self.folds - 1}")
         if self.resume and self.folds and self.fold is None:
             raise HpaError("--resume continues one run: with --folds give the --fold it belongs to")
+        if self.distributed and (self.oversample_augment or len(self.data or ()) > 1):
+            raise HpaError("--distributed: several --data folders and --oversample-augment work in a single "
+                           "process only, for now")
 
     def _check_paths(self):
         if self.freeze_features and not self.init and not self.resume:
@@ -125,8 +145,13 @@ class TrainConfig:
         for option, path in (("--resume", self.resume), ("--init", self.init)):
             if path and not os.path.isfile(path):
                 raise HpaError(f"{option} {path}: checkpoint does not exist")
-        if self.data and not os.path.exists(self.data):
-            raise HpaError(f"--data {self.data}: no such file or folder")
+        if isinstance(self.data, (str, os.PathLike)):  # one folder given as such
+            self.data = [self.data]
+        for folder in self.data or ():
+            if not os.path.exists(folder):
+                raise HpaError(f"--data {folder}: no such file or folder")
+        if self.data and len(set(map(os.path.abspath, map(os.fspath, self.data)))) < len(self.data):
+            raise HpaError("--data: the same folder is given twice")
 
 
 def model_defaults(model):

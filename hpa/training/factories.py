@@ -10,7 +10,8 @@ def make_loss(config, train_labels):
         return losses.BCEWithLogitsLoss()
     if config.loss == "weighted-bce":
         return losses.BCEWithLogitsLoss(weight=class_weights(train_labels, config.class_weight),
-                                        pos_weight=positive_weights(train_labels, config.pos_weight))
+                                        pos_weight=positive_weights(train_labels, config.pos_weight,
+                                                                     max_weight=config.pos_weight_cap))
     if config.loss == "focal":
         return losses.FocalLoss(gamma=config.focal_gamma)
     return losses.SoftF1Loss()

@@ -12,8 +12,10 @@ import datetime
 import functools
 import os
 
+import numpy as np
+
 import minidl as md
-from hpa.data.augment import default_augmentation
+from hpa.data.augment_names import one_of_named, parse_augment
 from hpa.data.labels import CLASS_NAMES
 from hpa.data.loader import BatchLoader, channel_stats
 from hpa.data.sampling import oversample_indices
@@ -61,6 +63,29 @@ def load_init(model, path, model_name):
         raise HpaError(f"--init {path}: {error}") from None
 
 
+def normalisation(cache, train_idx, seed):
+    """(mean, std, groups, meta entries): channel statistics of the training rows.
+
+    One source: mean, std (4,). Several (a :class:`hpa.data.union.UnionCache`):
+    (G, 4), each source's from its own training rows, with ``groups`` (N,) the
+    source of each row; the checkpoint's ``mean``/``std`` (used by ``hpa.predict``
+    on a single folder) are the first source's, all of them are in ``source_stats``.
+    """
+    groups = getattr(cache, "groups", None)
+    if groups is None:
+        mean, std = channel_stats(cache.images, train_idx, seed=seed)
+        return mean, std, None, {"mean": mean.tolist(), "std": std.tolist()}
+    stats = []
+    for k, (part, name) in enumerate(zip(cache.caches, cache.names)):
+        rows = cache.local_rows(train_idx, k)
+        if len(rows) == 0:
+            raise HpaError(f"--data {name}: no training samples from this source in this split")
+        stats.append(channel_stats(part.images, rows, seed=seed))
+    mean, std = (np.stack(s) for s in zip(*stats))
+    entries = [{"data": n, "mean": m.tolist(), "std": s.tolist()} for n, (m, s) in zip(cache.names, stats)]
+    return mean, std, groups, {"mean": mean[0].tolist(), "std": std[0].tolist(), "source_stats": entries}
+
+
 def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print, group=SingleProcessGroup()):
     """Train one model on one split; returns (validation probabilities, validation labels).
 
@@ -70,17 +95,19 @@ def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print, group
     """
     labels = cache.labels
     md.manual_seed(config.seed)
-    mean, std = channel_stats(cache.images, train_idx, seed=config.seed)
+    mean, std, groups, stats_meta = normalisation(cache, train_idx, config.seed)
     fit_idx = oversample_indices(labels, train_idx, min_count=config.oversample, seed=config.seed) \
         if config.oversample > 0 else train_idx
-    loader, shards = ((ShardedBatchLoader, dict(rank=group.rank, world_size=group.size)) if config.distributed
-                      else (BatchLoader, {}))
-    train_loader = loader(cache.images, labels, fit_idx, batch_size=config.batch_size, shuffle=True,
-                          seed=config.seed, mean=mean, std=std,
-                          augment=default_augmentation() if config.augment else None,
-                          drop_last=len(fit_idx) > config.batch_size, **shards)
+    common = dict(batch_size=config.batch_size, shuffle=True, seed=config.seed, mean=mean, std=std,
+                  augment=parse_augment(config.augment), drop_last=len(fit_idx) > config.batch_size)
+    if config.distributed:  # TrainConfig.check refuses what the sharded loader cannot do
+        train_loader = ShardedBatchLoader(cache.images, labels, fit_idx, rank=group.rank, world_size=group.size,
+                                          **common)
+    else:  # rows past len(train_idx) are the oversampled copies; they may get an augmentation of their own
+        train_loader = BatchLoader(cache.images, labels, fit_idx, copy_augment=one_of_named(config.oversample_augment),
+                                   copies_from=len(train_idx), groups=groups, **common)
     val_loader = BatchLoader(cache.images, labels, shard(val_idx, group.rank, group.size), batch_size=64,
-                             shuffle=False, mean=mean, std=std)
+                             shuffle=False, mean=mean, std=std, groups=groups)
     model = build_model(config.model, image_size=config.image_size, **config.model_options)
     if config.distributed and config.sync_batchnorm:
         model = SyncBatchNorm.convert_sync_batchnorm(model, group)
@@ -88,7 +115,7 @@ def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print, group
     if config.init:
         load_init(model, config.init, config.model)
     meta = {"model": config.model, "model_options": config.model_options, "image_size": config.image_size,
-            "mean": mean.tolist(), "std": std.tolist(), "class_names": list(CLASS_NAMES),
+            **stats_meta, "class_names": list(CLASS_NAMES),
             "config": dataclasses.asdict(config), "split": name or "holdout"}
     trainer = (functools.partial(DistributedTrainer, group=group) if config.distributed else Trainer)(
         model, config, train_loader, val_loader, labels[val_idx], labels[fit_idx], out_dir, meta, device=config.device)
@@ -110,7 +137,7 @@ def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print, group
     state, meta, train_state = load_checkpoint(best)
     model.load_state_dict(state)
     _, probs = trainer.validate()
-    thresholds = search_thresholds(probs, labels[val_idx])
+    thresholds = search_thresholds(probs, labels[val_idx], step=config.threshold_step)
     meta["thresholds"] = thresholds.tolist()
     if group.is_root:
         save_checkpoint(best, model, meta, train_state)
