@@ -5,6 +5,8 @@ default run uses) keeps this to seconds; the checks are on what the user
 gets: files, figures in the logs, exact resumption, a valid submission, and
 one-line errors with a non-zero exit code.
 """
+import contextlib
+import io
 import json
 import os
 
@@ -33,30 +35,100 @@ def run_train(args, tmp_path):
                                 *TINY, *args])
 
 
+def metrics_lines(folder):
+    return (folder / "metrics.csv").read_bytes().splitlines()
+
+
+# The learning rate halves every epoch: a resumed run that forgot the schedule's
+# state would restart its count and train epoch 3 at 5e-4 instead of 2.5e-4.
+STEP_EVERY_EPOCH = ["--schedule", "step", "--step-size", "1", "--gamma", "0.5", "--early-stopping", "0"]
+
+
 def test_train_writes_everything_and_resumes_exactly(data, tmp_path, capsys):
     straight = tmp_path / "straight"
-    assert run_train(["--data", str(data), "--epochs", "2", "--out", str(straight),
-                      "--early-stopping", "0"], tmp_path) == 0
+    assert run_train(["--data", str(data), "--epochs", "3", "--out", str(straight), *STEP_EVERY_EPOCH],
+                     tmp_path) == 0
     out = capsys.readouterr().out
     assert "val macro F1" in out and "a constant predictor scores" in out
     for name in ("best.npz", "last.npz", "metrics.csv", "thresholds.json", "report.txt",
                  "training_curves.png", "per_class_f1.png", "f1_vs_threshold.png", "summary.json"):
         assert (straight / name).is_file(), name
     log = pd.read_csv(straight / "metrics.csv")
-    assert list(log["epoch"]) == [1, 2]
+    assert list(log["epoch"]) == [1, 2, 3]
+    assert list(log["lr"]) == pytest.approx([1e-3, 5e-4, 2.5e-4])
 
-    # One epoch, then --resume for the second: the same weights, bit for bit.
+    # One epoch, then --resume for the other two: the same weights, bit for bit.
     split = tmp_path / "split"
-    assert run_train(["--data", str(data), "--epochs", "1", "--out", str(split),
-                      "--early-stopping", "0"], tmp_path) == 0
-    assert run_train(["--data", str(data), "--epochs", "2", "--resume", str(split / "last.npz"),
-                      "--early-stopping", "0"], tmp_path) == 0
+    assert run_train(["--data", str(data), "--epochs", "1", "--out", str(split), *STEP_EVERY_EPOCH],
+                     tmp_path) == 0
+    first_epoch = metrics_lines(split)
+    assert len(first_epoch) == 2  # header, epoch 1
+    capsys.readouterr()
+    assert run_train(["--data", str(data), "--epochs", "3", "--resume", str(split / "last.npz"),
+                      *STEP_EVERY_EPOCH], tmp_path) == 0
+    # The checkpoint was used: the resumed process says where it starts, and it did not
+    # train epoch 1 again (its row, timings included, is the first process's, byte for byte).
+    assert f"resuming from {split / 'last.npz'} at epoch 2" in capsys.readouterr().out
+    resumed_lines = metrics_lines(split)
+    assert resumed_lines[:2] == first_epoch and len(resumed_lines) == 4
+    resumed = pd.read_csv(split / "metrics.csv")
+    same = ["epoch", "lr", "train_loss", "val_loss", "val_macro_f1", "val_precision", "val_recall"]
+    pd.testing.assert_frame_equal(resumed[same], log[same])
     a, _, _ = load_checkpoint(straight / "last.npz")
     b, _, _ = load_checkpoint(split / "last.npz")
     assert a.keys() == b.keys()
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
-    assert list(pd.read_csv(split / "metrics.csv")["epoch"]) == [1, 2]
+
+
+# A rate small enough that validation macro F1 soon stops improving: the plateau
+# schedule halves the rate after 2 epochs without a new best (patience 1), and
+# early stopping ends the run after 3.
+PLATEAU = ["--lr", "1e-5", "--schedule", "plateau", "--plateau-patience", "1", "--gamma", "0.5",
+           "--early-stopping", "3", "--epochs", "8"]
+
+
+@pytest.fixture(scope="module")
+def plateau_run(data, tmp_path_factory):
+    """A run through a plateau to early stopping: (folder, metrics, best epoch (1-based))."""
+    tmp = tmp_path_factory.mktemp("plateau")
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert run_train(["--data", str(data), "--out", str(tmp / "run"), *PLATEAU], tmp) == 0
+    log = pd.read_csv(tmp / "run" / "metrics.csv")
+    best = int(log["epoch"][log["val_macro_f1"].idxmax()])  # the first of equal maxima
+    return tmp / "run", log, best
+
+
+def test_early_stopping_stops_after_the_patience_and_keeps_the_best(plateau_run):
+    run, log, best = plateau_run
+    assert list(log["epoch"]) == list(range(1, best + 4)), "no early stop 3 epochs after the best one"
+    assert (log["val_macro_f1"][best:] < log["val_macro_f1"][best - 1]).all()
+    best_state, _, best_train = load_checkpoint(run / "best.npz")
+    last_state, _, last_train = load_checkpoint(run / "last.npz")
+    assert best_train["epoch"] + 1 == best and last_train["epoch"] + 1 == best + 3
+    assert best_train["early_stopping"]["best"] == pytest.approx(log["val_macro_f1"][best - 1], rel=1e-5)
+    assert any(not np.array_equal(best_state[k], last_state[k]) for k in best_state)
+    # The plateau: the rate halves for the third epoch after the best one, not before.
+    rate = log["lr"][best - 1]
+    assert list(log["lr"][best - 1:]) == pytest.approx([rate, rate, rate, rate / 2])
+
+
+def test_resume_in_a_plateau_continues_the_schedule_and_early_stopping(plateau_run, data, tmp_path, capsys):
+    """Stop one epoch into the plateau, resume: the rate still halves and the run still
+    stops when the uninterrupted one did. A resume that reset either state would see
+    its first epoch as an improvement, halve the rate later and stop later."""
+    run, log, best = plateau_run
+    split = tmp_path / "split"
+    assert run_train(["--data", str(data), "--out", str(split), *PLATEAU[:-1], str(best + 1)], tmp_path) == 0
+    capsys.readouterr()
+    assert run_train(["--data", str(data), *PLATEAU, "--resume", str(split / "last.npz")], tmp_path) == 0
+    out = capsys.readouterr().out
+    assert f"at epoch {best + 2}" in out and "early stopping" in out
+    resumed = pd.read_csv(split / "metrics.csv")
+    same = ["epoch", "lr", "train_loss", "val_loss", "val_macro_f1"]
+    pd.testing.assert_frame_equal(resumed[same], log[same])
+    _, _, train_state = load_checkpoint(split / "best.npz")
+    assert train_state["epoch"] + 1 == best
 
 
 def test_predict_and_evaluate(data, tmp_path, capsys):
