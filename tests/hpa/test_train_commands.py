@@ -14,8 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hpa import cli, evaluate, predict, train
-from hpa.models.checkpoint import load_checkpoint
+from hpa import cli, evaluate, predict, train, train_gapnet, train_parallel_lenet
+from hpa.data.source import cached_images
+from hpa.evaluation.inference import load_models, predict_probs
+from hpa.models import build_model
+from hpa.models.checkpoint import load_checkpoint, save_checkpoint
+from hpa.predict import submission_frame
 from hpa.synthetic.generate import generate
 
 TINY = ["--image-size", "32", "--batch-size", "16", "--val-fraction", "0.25",
@@ -153,11 +157,50 @@ def test_predict_and_evaluate(data, tmp_path, capsys):
         classes = [int(c) for c in labels.split()]
         assert classes and all(0 <= c < 28 for c in classes)
 
+    # Two checkpoints (the second with its last bias lowered by 1): the submission
+    # thresholds the mean of the two models' probabilities.
+    state, meta, train_state = load_checkpoint(run / "best.npz")
+    last_bias = [k for k in state if k.startswith("head.") and k.endswith(".bias")][-1]
+    state[last_bias] = state[last_bias] - 1.0
+    model = build_model(meta["model"], image_size=meta["image_size"], **meta["model_options"])
+    model.load_state_dict(state)
+    save_checkpoint(tmp_path / "other.npz", model, meta, train_state)
+    both = [str(run / "best.npz"), str(tmp_path / "other.npz")]
+    capsys.readouterr()
+    assert cli.run(predict.main, ["--checkpoint", *both, "--data", str(test_dir), "--out", str(submission),
+                                  "--threshold", "0.5", "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert "from 2 model(s)" in capsys.readouterr().out
+    images = cached_images(str(test_dir), meta["image_size"], split="test", root=str(tmp_path / "cache")).images
+    each = [predict_probs(load_models([path]), images) for path in both]
+    assert not np.allclose(each[0], each[1])
+    expected = submission_frame(ids, (each[0] + each[1]) / 2 >= 0.5)
+    pd.testing.assert_frame_equal(pd.read_csv(submission, keep_default_na=False), expected)
+
     code = cli.run(evaluate.main, ["--checkpoint", str(run / "best.npz"), "--data", str(data),
                                    "--out", str(tmp_path / "eval"), "--cache-dir", str(tmp_path / "cache")])
     assert code == 0
     assert "macro F1" in capsys.readouterr().out
     assert (tmp_path / "eval" / "per_class_f1.png").is_file()
+
+
+@pytest.mark.parametrize("command, model, options", [
+    (train_parallel_lenet, "parallel_lenet", ["branch_features=8", "conv_channels=[4,8]", "hidden=[16,16]"]),
+    (train_gapnet, "gapnet", ["widths=[3,4,5]", "convs=[1,2,2]", "hidden=6"]),
+], ids=["train_parallel_lenet", "train_gapnet"])
+def test_per_model_commands_run_end_to_end(command, model, options, data, tmp_path, capsys):
+    out = tmp_path / model
+    argv = ["--data", str(data), "--cache-dir", str(tmp_path / "cache"), "--image-size", "32",
+            "--epochs", "1", "--batch-size", "16", "--val-fraction", "0.25", "--out", str(out)]
+    for option in options:
+        argv += ["--model-option", option]
+    assert cli.run(command.main, argv) == 0
+    assert "a constant predictor scores" in capsys.readouterr().out
+    _, meta, state = load_checkpoint(out / "best.npz")
+    assert meta["model"] == model and state["epoch"] == 0
+    # The command's own defaults, where the arguments above leave them.
+    assert {k: meta["config"][k] for k in ("loss", "pos_weight", "schedule", "lr")} == \
+        {"loss": "weighted-bce", "pos_weight": "sqrt-ratio", "schedule": "plateau", "lr": 1e-3}
+    assert json.loads((out / "summary.json").read_text())["validation_samples"] > 0
 
 
 def test_kfold_trains_each_fold(data, tmp_path):
