@@ -70,4 +70,58 @@ ENGINE = [
         ["tests/engine/test_engine_purity.py", "tests/engine/test_activations.py"]),
 ]
 
-MUTATIONS = ENGINE
+# Replaces a layer's backward by one that runs the real one, then zeroes its
+# parameter gradients and returns a zero dx: the layer, and all before it, never learn.
+DEAD_BACKWARD = ("    def backward(self, dy):\n",
+                 "    def backward(self, dy):\n        dx = self._live_backward(dy)\n"
+                 "        for p in self._parameters.values():\n"
+                 "            if p is not None:\n                p.grad[...] = 0\n"
+                 "        return dx * 0\n\n    def _live_backward(self, dy):\n")
+TRAIN = "tests/hpa/test_train_commands.py"
+
+HPA = [
+    Mutation(
+        "resume_does_nothing", "Trainer.resume returns at once: the run retrains from scratch",
+        [("hpa/training/trainer.py", '''        """Continue from a ``last.npz`` written by this configuration."""\n''',
+          '''        """Continue from a ``last.npz`` written by this configuration."""\n        return self.start_epoch\n''')],
+        [TRAIN, "-k", "resumes_exactly"]),
+    Mutation(
+        "resume_forgets_schedule", "resume does not restore the learning-rate schedule's state",
+        [("hpa/training/trainer.py", '''        if self.schedule and state["schedule"]:\n''',
+          '''        if False:\n''')],
+        [TRAIN, "-k", "resumes_exactly"]),
+    Mutation(
+        "resume_forgets_early_stopping", "resume does not restore the early-stopping counters",
+        [("hpa/training/trainer.py", '''        self.stopper = EarlyStopping(**state["early_stopping"])\n''', "")],
+        [TRAIN, "-k", "plateau"]),
+    Mutation(
+        "early_stopping_one_late", "early stopping waits one epoch more than its patience",
+        [("hpa/training/trainer.py", "self.bad_epochs >= self.patience", "self.bad_epochs > self.patience")],
+        [TRAIN, "-k", "early_stopping"]),
+    Mutation(
+        "best_checkpoint_every_epoch", "best.npz is overwritten every epoch, not only on improvement",
+        [("hpa/training/trainer.py", '''            if improved:\n                self.save("best.npz", epoch)\n''',
+          '''            self.save("best.npz", epoch)\n''')],
+        [TRAIN, "-k", "early_stopping"]),
+    Mutation(
+        "conv_and_batchnorm_backward_dead",
+        "Conv2d and batch-norm backward return zeros: only the dense head learns",
+        [("minidl/layers/conv.py", *DEAD_BACKWARD), ("minidl/layers/batchnorm.py", *DEAD_BACKWARD)],
+        ["tests/hpa/test_models_overfit.py", "-k", "parallel_lenet or mcnn"]),
+    Mutation(
+        "tta_ignores_the_views", "--tta predicts the unchanged image 8 times",
+        [("hpa/evaluation/inference.py", "augment=(lambda x, rng, g=g: dihedral(x, g)) if g else None",
+          "augment=None")],
+        ["tests/hpa/test_inference.py"]),
+    Mutation(
+        "predict_uses_one_checkpoint", "several checkpoints: only the first one's probabilities are used",
+        [("hpa/evaluation/inference.py", "    for model, meta in loaded:\n", "    for model, meta in loaded[:1]:\n")],
+        ["tests/hpa/test_inference.py"]),
+    Mutation(
+        "model_computes_on_host", "a model (parallel LeNet's column split) copies to the host to compute",
+        [("hpa/models/parallel_lenet.py", "outputs = [b(x[:, i * width:(i + 1) * width])",
+          "x = backend.xp().asarray(backend.to_numpy(x))\n        outputs = [b(x[:, i * width:(i + 1) * width])")],
+        ["tests/engine/test_engine_purity.py"]),
+]
+
+MUTATIONS = ENGINE + HPA
