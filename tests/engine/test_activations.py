@@ -30,9 +30,10 @@ def test_forward_matches_the_scalar_formula(cls):
     np.testing.assert_allclose(cls()(x), expected, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("batch", [1, 2])
 @pytest.mark.parametrize("cls", [ReLU, SELU, Sigmoid])
-def test_gradcheck(cls):
-    check_module(cls(), _away_from_zero((1, 3, 5), 1), tol=1e-6)
+def test_gradcheck(cls, batch):
+    check_module(cls(), _away_from_zero((batch, 3, 5), 1), tol=1e-6)
 
 
 @pytest.mark.parametrize("cls", [ReLU, SELU, Sigmoid])

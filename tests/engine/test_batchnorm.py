@@ -57,10 +57,11 @@ def test_eval_uses_running_statistics_and_leaves_them_alone():
         np.testing.assert_array_equal(v, before[k])
 
 
+@pytest.mark.parametrize("batch", [1, 2])
 @pytest.mark.parametrize("training", [True, False])
-def test_gradcheck_batchnorm2d(training):
+def test_gradcheck_batchnorm2d(training, batch):
     bn = _randomised(BatchNorm2d(3)).train(training)
-    x = np.random.default_rng(3).standard_normal((1, 3, 5, 3))
+    x = np.random.default_rng(3).standard_normal((batch, 3, 5, 3))
     check_module(bn, x, tol=1e-6)
 
 

@@ -27,11 +27,12 @@ def test_sequential_names_indexes_and_appends():
         Sequential(a, "relu")
 
 
-def test_sequential_chains_forward_and_gradcheck():
-    seq = Sequential(Linear(7, 5, bias=False), Sigmoid(), Linear(5, 3, bias=False)).astype(np.float64)
-    x = random_array((2, 7))
+@pytest.mark.parametrize("batch", [1, 3])
+def test_sequential_chains_forward_and_gradcheck(batch):
+    seq = Sequential(Linear(7, 5), Sigmoid(), Linear(5, 3, bias=False)).astype(np.float64)
+    x = random_array((batch, 7))
     np.testing.assert_allclose(seq(x), seq[2](seq[1](seq[0](x))), rtol=1e-15)
-    check_module(seq, x[:1], tol=1e-6)
+    check_module(seq, x, tol=1e-6)
 
 
 # --- Concat -----------------------------------------------------------------------------
@@ -45,12 +46,13 @@ def test_concat_names_branches_and_concatenates_on_axis_1():
     np.testing.assert_array_equal(cat(x), np.concatenate([left(x), right(x)], axis=1))
 
 
-def test_concat_gradcheck_features_and_channels():
-    check_module(Concat(Linear(7, 3, bias=False), Linear(7, 5, bias=False)), random_array((1, 7)), tol=1e-6)
+@pytest.mark.parametrize("batch", [1, 2])
+def test_concat_gradcheck_features_and_channels(batch):
+    check_module(Concat(Linear(7, 3), Linear(7, 5, bias=False)), random_array((batch, 7)), tol=1e-6)
     branches = Concat(Sequential(ChannelSelect((0, 1)), Conv2d(2, 3, 3, padding=1, bias=False)),
-                      Sequential(ChannelSelect((2,)), Conv2d(1, 2, 1, bias=False)),
+                      Sequential(ChannelSelect((2,)), Conv2d(1, 2, 1)),
                       Conv2d(3, 1, 3, bias=False, padding=1))
-    check_module(branches, random_array((1, 3, 5, 3)), tol=1e-6)
+    check_module(branches, random_array((batch, 3, 5, 3)), tol=1e-6)
 
 
 def test_concat_rejects_mismatched_outputs():
@@ -92,11 +94,12 @@ def test_residual_adds_identity_or_projection():
         Residual(body, projection=lambda v: v)
 
 
+@pytest.mark.parametrize("batch", [1, 2])
 @pytest.mark.parametrize("projection", [False, True])
-def test_residual_gradcheck(projection):
+def test_residual_gradcheck(projection, batch):
     body = Sequential(Conv2d(3, 3, 3, padding=1, bias=False), Sigmoid(), Conv2d(3, 3, 1, bias=False))
     proj = Conv2d(3, 3, 1, bias=False) if projection else None
-    check_module(Residual(body, proj), random_array((1, 3, 5, 3)), tol=1e-6)
+    check_module(Residual(body, proj), random_array((batch, 3, 5, 3)), tol=1e-6)
 
 
 def test_residual_matches_torch():

@@ -58,7 +58,7 @@ def test_eval_mode_and_p_zero_are_the_identity(cls):
 @pytest.mark.parametrize("cls", [Dropout, AlphaDropout])
 @pytest.mark.parametrize("training", [True, False])
 def test_gradcheck(cls, training):
-    x = np.random.default_rng(5).standard_normal((1, 5, 7))
+    x = np.random.default_rng(5).standard_normal((2, 5, 7))
     report = check_module(cls(0.4).train(training), x, tol=1e-6)
     assert report.results[0].name == "input"
 

@@ -1,17 +1,41 @@
-"""Compute code reaches arrays only through minidl.backend.
+"""Compute code reaches arrays only through minidl.backend, and never leaves the device.
 
-Layers, losses and optimizers must not import numpy or cupy: a direct numpy
-call would silently move GPU data to the host, or fail on the GPU. The
-host-only modules (the backend itself, initialisation and random draws on the
-host, serialisation, the checker, the benchmark) are the exceptions.
+Layers, losses, optimizers and the hpa networks must not import numpy or cupy:
+a direct numpy call would silently move GPU data to the host, or fail on the
+GPU. Nor may they copy an array to the host (``backend.to_numpy``, CuPy's
+``asnumpy``) to compute there: on the GPU that is a transfer per call, and the
+result comes back as a NumPy array. The host-side helpers of state dicts and
+constants are the only places allowed to. The host-only modules (the backend
+itself, initialisation and random draws on the host, serialisation, the
+checker, the benchmark, checkpoint files) are outside these folders.
+
+These checks read names; that a layer's output really stays on the device is
+for the GPU tests (and a device-faithful fake backend) to show.
 """
 import ast
 import pathlib
 
+import hpa.models
 import minidl
 
 ROOT = pathlib.Path(minidl.__file__).parent
 COMPUTE_PACKAGES = ("layers", "losses", "optim")
+MODELS = pathlib.Path(hpa.models.__file__).parent
+HOST_SIDE_MODULES = ("checkpoint.py",)  # hpa/models/checkpoint.py reads and writes files
+# Functions that may copy to the host: they run once per run or per checkpoint, not per step.
+HOST_SIDE_FUNCTIONS = {"__init__", "state_dict", "load_state_dict", "_host_copy", "_to_param"}
+HOST_COPIES = {"to_numpy", "asnumpy"}
+
+
+def _compute_files():
+    files = [p for pkg in COMPUTE_PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))]
+    files += [p for p in sorted(MODELS.rglob("*.py")) if p.name not in HOST_SIDE_MODULES]
+    assert len(files) > 20, "compute modules not found"
+    return files
+
+
+def _name(path):
+    return str(path.relative_to(ROOT.parent))
 
 
 def _imported_modules(path):
@@ -23,15 +47,41 @@ def _imported_modules(path):
             yield node.module
 
 
+def _host_copies(path):
+    """(function, line) of every call to ``to_numpy``/``asnumpy`` outside HOST_SIDE_FUNCTIONS."""
+    def visit(node, function):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            function = node.name
+        if isinstance(node, ast.Call):
+            called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+            if called in HOST_COPIES and function not in HOST_SIDE_FUNCTIONS:
+                yield function, node.lineno
+        for child in ast.iter_child_nodes(node):
+            yield from visit(child, function)
+
+    yield from visit(ast.parse(path.read_text()), "<module>")
+
+
 def test_compute_code_never_imports_numpy_or_cupy():
-    files = [p for pkg in COMPUTE_PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))]
-    assert files, "no compute modules found"
-    offenders = [f"{p.relative_to(ROOT)} imports {name}" for p in files
+    offenders = [f"{_name(p)} imports {name}" for p in _compute_files()
                  for name in _imported_modules(p) if name.split(".")[0] in ("numpy", "cupy")]
     assert not offenders, "; ".join(offenders)
 
 
+def test_compute_code_never_copies_to_the_host():
+    offenders = [f"{_name(p)}:{line} in {function}()" for p in _compute_files()
+                 for function, line in _host_copies(p)]
+    assert not offenders, "host copies in compute code: " + ", ".join(offenders)
+
+
+def test_the_host_copy_check_can_fail(tmp_path):
+    layer = tmp_path / "layer.py"
+    layer.write_text("from minidl import backend\n\nclass L:\n    def forward(self, x):\n"
+                     "        return backend.xp().asarray(backend.to_numpy(x) * 2)\n\n"
+                     "    def state_dict(self):\n        return backend.to_numpy(self.w)\n")
+    assert list(_host_copies(layer)) == [("forward", 5)]
+
+
 def test_no_add_at_in_compute_code():
-    files = [p for pkg in COMPUTE_PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))]
-    offenders = [str(p.relative_to(ROOT)) for p in files if ".add.at(" in p.read_text()]
+    offenders = [_name(p) for p in _compute_files() if ".add.at(" in p.read_text()]
     assert not offenders, "add.at in hot paths: " + ", ".join(offenders)

@@ -16,10 +16,13 @@ def test_forward_matches_a_loop():
     np.testing.assert_allclose(layer(x), expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("bias", [False, True])
-def test_gradcheck(bias):
+def test_gradcheck(bias, batch):
+    # Batch >= 2 as well: a weight gradient wrongly divided by (or not summed over)
+    # the batch is right for a batch of 1.
     layer = Linear(7, 5, bias=bias)
-    check_module(layer, np.random.default_rng(1).standard_normal((1, 7)), tol=1e-6)
+    check_module(layer, np.random.default_rng(1).standard_normal((batch, 7)), tol=1e-6)
     assert ("bias" in dict(layer.named_parameters())) == bias
 
 

@@ -1,4 +1,5 @@
 """Losses: forward against direct formulas (and PyTorch), backward by gradient check."""
+import math
 import warnings
 
 import numpy as np
@@ -57,20 +58,37 @@ def test_bce_matches_torch_forward_and_backward():
         np.testing.assert_allclose(loss.backward(), tx.grad.numpy(), rtol=1e-12, atol=1e-15)
 
 
+EXTREME_X = [[1e4, -1e4, 1e4, -1e4, 30.0, -30.0]]
+EXTREME_Y = [[1, 0, 0, 1, 0, 1]]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_bce_extreme_logits_are_finite_and_match_torch(dtype):
-    torch = pytest.importorskip("torch")
-    x = np.array([[1e4, -1e4, 1e4, -1e4, 30.0, -30.0]], dtype=dtype)
-    y = np.array([[1, 0, 0, 1, 0, 1]], dtype=dtype)
-    pw = np.full(6, 2.0, dtype=dtype)
-    loss = BCEWithLogitsLoss(pos_weight=pw, reduction="sum")
+def test_bce_extreme_logits_cost_their_size_by_hand(dtype):
+    """No PyTorch needed. Confidently right costs 0 (log σ(1e4) = 0); confidently wrong
+    costs |x|, times pos_weight = 2 for a positive: -log σ(-1e4) = 1e4. At ±30,
+    -log σ(-30) = 30 + log(1 + e^-30). The gradient (1 - y) σ(x) - p y σ(-x) is
+    0, 0, 1, -2, σ(30), -2 σ(30). A log of a plain sigmoid gives log(0) = -inf here."""
+    x, y = np.array(EXTREME_X, dtype=dtype), np.array(EXTREME_Y, dtype=dtype)
+    loss = BCEWithLogitsLoss(pos_weight=np.full(6, 2.0), reduction="sum")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         value = loss(x, y)
         grad = loss.backward()
-    # Confidently right costs 0, confidently wrong costs |x| (times pos_weight for a positive).
-    assert value == pytest.approx(1e4 + 2 * 1e4 + 30 + 2 * 30, rel=1e-6)
-    assert grad.dtype == dtype and np.all(np.isfinite(grad))
+    wrong_30 = 30 + math.log1p(math.exp(-30))
+    assert value == pytest.approx(1e4 + 2 * 1e4 + wrong_30 + 2 * wrong_30, rel=1e-12 if dtype == np.float64 else 1e-6)
+    sigma_30 = 1 / (1 + math.exp(-30))
+    assert grad.dtype == dtype
+    np.testing.assert_allclose(grad, [[0, 0, 1, -2, sigma_30, -2 * sigma_30]], rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_extreme_logits_match_torch(dtype):
+    torch = pytest.importorskip("torch")
+    x, y = np.array(EXTREME_X, dtype=dtype), np.array(EXTREME_Y, dtype=dtype)
+    pw = np.full(6, 2.0, dtype=dtype)
+    loss = BCEWithLogitsLoss(pos_weight=pw, reduction="sum")
+    value = loss(x, y)
+    grad = loss.backward()
     tx = torch.tensor(x, requires_grad=True)
     ref = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pw), reduction="sum")(tx, torch.tensor(y))
     ref.backward()
@@ -192,6 +210,10 @@ def test_soft_f1_of_confident_predictions():
 @pytest.mark.parametrize("shape", [(1, 4), (7, 3)])
 def test_soft_f1_gradcheck(shape):
     x, y = data(*shape, seed=9)
+    # A class with no positive in the batch has tp = 0, so F1 = 0 whatever its logits:
+    # with every target 0 (what seed 9 draws for one row) the loss is constant and the
+    # check would compare zeros with zeros. Make half the classes positive in row 0.
+    y[0] = np.arange(shape[1]) % 2
     check_loss(SoftF1Loss(eps=1e-3), x, y)
 
 
@@ -217,6 +239,26 @@ def test_ce_forward_matches_the_definition(weighted):
     expected = -np.sum(w[t] * log_s[np.arange(8), t]) / np.sum(w[t])
     loss = CrossEntropyLoss(weight=w if weighted else None)
     assert loss(x, t) == pytest.approx(expected, rel=1e-12)
+
+
+def test_ce_large_logits_by_hand():
+    """No PyTorch needed. Row 0 picks class 2 at 0 against a top logit of 1e4: loss 1e4.
+    Row 1 picks the top logit e4 + 1 against one at 1e4 (the rest is below e^-1e4):
+    loss log(1 + e^-1). The mean is 5000.1566308..., and the gradient is
+    (softmax - one-hot) / 2 with softmax rows (1, 0, 0, 0) and (σ(1), σ(-1), 0, 0).
+    Without the max shift, exp(1e4) overflows."""
+    x = np.array([[1e4, -1e4, 0.0, 5e3], [1e4 + 1, 1e4, -1e4, 0.0]])
+    t = np.array([2, 0])
+    loss = CrossEntropyLoss()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = loss(x, t)
+        grad = loss.backward()
+    assert value == pytest.approx((1e4 + math.log1p(math.exp(-1))) / 2, rel=1e-15)
+    assert value == pytest.approx(5000.15663084, abs=1e-8)
+    s1 = 1 / (1 + math.exp(-1))
+    np.testing.assert_allclose(grad, [[0.5, 0, -0.5, 0], [(s1 - 1) / 2, (1 - s1) / 2, 0, 0]],
+                               rtol=1e-12, atol=1e-300)
 
 
 @pytest.mark.parametrize("weighted", [False, True])

@@ -56,6 +56,14 @@ def test_adam_hand_computed():
     assert first == pytest.approx([1 - 0.1 * 2 / (2 + 1e-8)], rel=1e-14)
 
 
+def test_adamw_decays_before_the_adam_step():
+    # θ = 1, η = λ = 0.1, g = 2 then -1 (the Adam example above, m̂/√v̂ = 1 then
+    # (0.9 - 0.87336629603396) / 0.1). Decay first: 1 * 0.99 - 0.1 = 0.89, then
+    # 0.89 * 0.99 - 0.02663370396604. (Decaying after the step would give 0.891.)
+    history = scalar_run(lambda ps: AdamW(ps, lr=0.1, eps=0.0, weight_decay=0.1), [2.0, -1.0])
+    assert history == pytest.approx([0.89, 0.8811 - 0.02663370396604], rel=1e-12)
+
+
 def test_adam_l2_versus_adamw_decoupled_decay():
     # Zero loss gradient: Adam's decay λθ = 0.1 goes through the normalisation
     # (m̂ / √v̂ = 1) and moves θ by the full η; AdamW only shrinks θ by 1 - ηλ.

@@ -56,10 +56,10 @@ def test_global_max_gradient_goes_to_the_first_maximum_on_ties():
 
 
 @pytest.mark.parametrize("layer, x", [
-    (Flatten(), np.random.default_rng(5).standard_normal((1, 3, 5, 3))),
-    (ChannelSelect((2, 0)), np.random.default_rng(6).standard_normal((1, 3, 5, 3))),
-    (GlobalAvgPool2d(), np.random.default_rng(7).standard_normal((1, 3, 5, 3))),
-    (GlobalMaxPool2d(), _distinct((1, 3, 5, 3), 8)),
+    (Flatten(), np.random.default_rng(5).standard_normal((2, 3, 5, 3))),
+    (ChannelSelect((2, 0)), np.random.default_rng(6).standard_normal((2, 3, 5, 3))),
+    (GlobalAvgPool2d(), np.random.default_rng(7).standard_normal((2, 3, 5, 3))),
+    (GlobalMaxPool2d(), _distinct((2, 3, 5, 3), 8)),
 ], ids=["flatten", "channel_select", "global_avg", "global_max"])
 def test_gradcheck(layer, x):
     check_module(layer, x, tol=1e-6)

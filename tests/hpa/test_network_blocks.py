@@ -39,7 +39,7 @@ def test_gap_taps_concatenates_pooled_stage_outputs():
                                                      ((0, 2), 0.5, False)])
 def test_gap_taps_gradcheck(taps, dropout, training):
     layer = GapTaps(_stages(), dropout=dropout, taps=taps).train(training)
-    check_module(layer, random_array((1, 3, 5, 3), 1), tol=1e-6)
+    check_module(layer, random_array((2, 3, 5, 3), 1), tol=1e-6)
 
 
 def test_gap_taps_rejects_bad_taps():
@@ -105,7 +105,7 @@ def test_dense_block_gradcheck(bn_size, training):
             module.weight.data[...] = rng.uniform(0.5, 1.5, module.num_features)
             module.bias.data[...] = rng.uniform(-0.5, 0.5, module.num_features)
             module.running_mean[...] = rng.uniform(-0.5, 0.5, module.num_features)
-    check_module(block, random_array((1, 3, 5, 3), 4), tol=1e-6)
+    check_module(block, random_array((2, 3, 5, 3), 4), tol=1e-6)
 
 
 @pytest.mark.parametrize("bn_size", [2, None])

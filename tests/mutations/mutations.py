@@ -1,0 +1,128 @@
+"""The catalogue of planted bugs for ``run.py``: the bugs of issue 10, and weakened checkers.
+
+Each mutation is a list of exact text edits ``(file, old, new)`` and the tests
+that claim to catch it. Keep edits small and literal: when the code they edit
+changes, ``run.py`` reports them STALE, and they must be updated by hand.
+"""
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Mutation:
+    name: str
+    bug: str
+    edits: list = field(default_factory=list)
+    tests: list = field(default_factory=list)
+    covered_by: str = ""  # caught elsewhere than this script can run
+
+
+ENGINE = [
+    Mutation(
+        "ce_without_max_shift", "cross-entropy's log-softmax without subtracting the row maximum",
+        [("minidl/losses/cross_entropy.py", "z = logits - xp.max(logits, axis=1, keepdims=True)", "z = logits")],
+        ["tests/engine/test_losses.py"]),
+    Mutation(
+        "bce_log_of_plain_sigmoid", "BCE as log(σ(x)) and log(1 - σ(x)) of a plain sigmoid",
+        [("minidl/losses/bce.py",
+          "loss = -w * (pos * log_sigmoid(logits) + (1 - y) * log_sigmoid(-logits))",
+          "p = 1 / (1 + xp.exp(-logits))\n        loss = -w * (pos * xp.log(p) + (1 - y) * xp.log(1 - p))")],
+        ["tests/engine/test_losses.py"]),
+    Mutation(
+        "adamw_decay_after_step", "AdamW shrinks the weights after the Adam step instead of before",
+        [("minidl/optim/adam.py", "        if wd and self.decoupled:\n            p.data *= 1 - lr * wd\n"
+          "        elif wd:", "        if wd and not self.decoupled:"),
+         ("minidl/optim/adam.py", "        p.data -= step\n",
+          "        p.data -= step\n        if wd and self.decoupled:\n            p.data *= 1 - lr * wd\n")],
+        ["tests/engine/test_optim.py"]),
+    Mutation(
+        "linear_weight_grad_over_batch", "Linear's weight gradient divided by the batch size",
+        [("minidl/layers/linear.py", "self.weight.grad += dy.T @ x", "self.weight.grad += (dy.T @ x) / x.shape[0]")],
+        ["tests/engine/test_linear.py", "tests/engine/test_containers.py"]),
+    Mutation(
+        "relu_dy_in_place", "ReLU's backward overwrites its upstream gradient in place (dy *= mask)",
+        [("minidl/layers/activations.py", "        return dy * positive",
+          "        dy *= positive\n        return dy")],
+        ["tests/engine/test_activations.py"]),
+    Mutation(
+        "linear_dx_squeezed", "Linear returns dx of shape (in,) for an input of shape (1, in)",
+        [("minidl/layers/linear.py", "        return dy @ self.weight.data.astype(dy.dtype, copy=False)",
+          "        dx = dy @ self.weight.data.astype(dy.dtype, copy=False)\n"
+          "        return dx[0] if dx.shape[0] == 1 else dx")],
+        ["tests/engine/test_linear.py"]),
+    Mutation(
+        "gradcheck_unbounded_roundoff",
+        "gradcheck's round-off allowance unbounded: a 1% error under a 1e9 output offset passes",
+        [("minidl/gradcheck_report.py", "    _judge_resolution(report)\n", "")],
+        ["tests/engine/test_gradcheck.py"]),
+    Mutation(
+        "gradcheck_shares_upstream", "gradcheck hands backward the array the numerical check uses",
+        [("minidl/gradcheck.py", "upstream_seen = upstream.copy()", "upstream_seen = upstream")],
+        ["tests/engine/test_gradcheck.py"]),
+    Mutation(
+        "gradcheck_no_accumulation", "gradcheck does not run backward twice (no accumulation check)",
+        [("minidl/gradcheck.py", "        elif _max_abs(p.grad - 2 * once) > 1e-12 * _max_abs(2 * once):",
+          "        elif False:")],
+        ["tests/engine/test_gradcheck.py"]),
+    Mutation(
+        "relu_computes_on_host", "ReLU copies its input to the host and computes with NumPy",
+        [("minidl/layers/activations.py", "        return backend.get_array_module(x).maximum(x, 0)",
+          "        host = backend.to_numpy(x)\n        return backend.get_array_module(host).maximum(host, 0)")],
+        ["tests/engine/test_engine_purity.py", "tests/engine/test_activations.py"]),
+]
+
+# Replaces a layer's backward by one that runs the real one, then zeroes its
+# parameter gradients and returns a zero dx: the layer, and all before it, never learn.
+DEAD_BACKWARD = ("    def backward(self, dy):\n",
+                 "    def backward(self, dy):\n        dx = self._live_backward(dy)\n"
+                 "        for p in self._parameters.values():\n"
+                 "            if p is not None:\n                p.grad[...] = 0\n"
+                 "        return dx * 0\n\n    def _live_backward(self, dy):\n")
+TRAIN = "tests/hpa/test_train_commands.py"
+
+HPA = [
+    Mutation(
+        "resume_does_nothing", "Trainer.resume returns at once: the run retrains from scratch",
+        [("hpa/training/trainer.py", '''        """Continue from a ``last.npz`` written by this configuration."""\n''',
+          '''        """Continue from a ``last.npz`` written by this configuration."""\n        return self.start_epoch\n''')],
+        [TRAIN, "-k", "resumes_exactly"]),
+    Mutation(
+        "resume_forgets_schedule", "resume does not restore the learning-rate schedule's state",
+        [("hpa/training/trainer.py", '''        if self.schedule and state["schedule"]:\n''',
+          '''        if False:\n''')],
+        [TRAIN, "-k", "resumes_exactly"]),
+    Mutation(
+        "resume_forgets_early_stopping", "resume does not restore the early-stopping counters",
+        [("hpa/training/trainer.py", '''        self.stopper = EarlyStopping(**state["early_stopping"])\n''', "")],
+        [TRAIN, "-k", "plateau"]),
+    Mutation(
+        "early_stopping_one_late", "early stopping waits one epoch more than its patience",
+        [("hpa/training/trainer.py", "self.bad_epochs >= self.patience", "self.bad_epochs > self.patience")],
+        [TRAIN, "-k", "early_stopping"]),
+    Mutation(
+        "best_checkpoint_every_epoch", "best.npz is overwritten every epoch, not only on improvement",
+        [("hpa/training/trainer.py", '''            if improved:\n                self.save("best.npz", epoch)\n''',
+          '''            self.save("best.npz", epoch)\n''')],
+        [TRAIN, "-k", "early_stopping"]),
+    Mutation(
+        "conv_and_batchnorm_backward_dead",
+        "Conv2d and batch-norm backward return zeros: only the dense head learns",
+        [("minidl/layers/conv.py", *DEAD_BACKWARD), ("minidl/layers/batchnorm.py", *DEAD_BACKWARD)],
+        ["tests/hpa/test_models_overfit.py", "-k", "parallel_lenet or mcnn"]),
+    Mutation(
+        "tta_ignores_the_views", "--tta predicts the unchanged image 8 times",
+        [("hpa/evaluation/inference.py", "augment=(lambda x, rng, g=g: dihedral(x, g)) if g else None",
+          "augment=None")],
+        ["tests/hpa/test_inference.py"]),
+    Mutation(
+        "predict_uses_one_checkpoint", "several checkpoints: only the first one's probabilities are used",
+        [("hpa/evaluation/inference.py", "    for model, meta in loaded:\n", "    for model, meta in loaded[:1]:\n")],
+        ["tests/hpa/test_inference.py"]),
+    Mutation(
+        "model_computes_on_host", "a model (parallel LeNet's input pooling) copies to the host to compute",
+        [("hpa/models/parallel_lenet.py", "        return super().forward(x if self.pool is None else self.pool(x))",
+          "        from minidl import backend\n        x = backend.xp().asarray(backend.to_numpy(x))\n"
+          "        return super().forward(x if self.pool is None else self.pool(x))")],
+        ["tests/engine/test_engine_purity.py"]),
+]
+
+MUTATIONS = ENGINE + HPA
