@@ -34,15 +34,20 @@ def build_parser():
     return p
 
 
+def save_import(path, model, arch, source, fourth_channel, seed, model_options=None):
+    """Write ``model`` as an hpa checkpoint marked as imported (``--init imagenet:`` checks the mark)."""
+    meta = {"model": arch, "model_options": model_options or {}, "image_size": MODELS[arch].image_size,
+            "imported": {"format": IMPORT_FORMAT, "from": os.path.basename(os.fspath(source)),
+                         "fourth_channel": fourth_channel, "seed": seed}}
+    save_checkpoint(path, model, meta)
+
+
 def main(argv=None):
     import minidl as md
     args = build_parser().parse_args(argv)
     md.manual_seed(args.seed)
     model = import_imagenet(args.arch, args.source, args.fourth_channel)
-    meta = {"model": args.arch, "model_options": {}, "image_size": MODELS[args.arch].image_size,
-            "imported": {"format": IMPORT_FORMAT, "from": os.path.basename(args.source),
-                         "fourth_channel": args.fourth_channel, "seed": args.seed}}
-    save_checkpoint(args.out, model, meta)
+    save_import(args.out, model, args.arch, args.source, args.fourth_channel, args.seed)
     n = sum(p.data.size for p in model.parameters())
     print(f"{args.arch}: {n:,} parameters from {args.source} (4 stains, yellow from {args.fourth_channel}; "
           f"fresh 28-way classifier) -> {args.out}")

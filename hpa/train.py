@@ -28,8 +28,9 @@ from hpa.interrupts import phase
 from hpa.models import MODELS, build_model
 from hpa.training import distributed
 from hpa.training.config import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
+from hpa.training.fine_tuning import NORMALIZATIONS
 from hpa.training.preflight import prepare_run
-from hpa.training.run import splits, train_one
+from hpa.training.run import load_init, splits, train_one
 
 
 def build_parser(model=None, fixed=False, description=None):
@@ -100,10 +101,24 @@ def build_parser(model=None, fixed=False, description=None):
     r.add_argument("--checkpoint-every", type=float, default=config.checkpoint_every, metavar="MINUTES",
                    help="also save last.npz within an epoch this often, so --resume continues from "
                         "that batch (0: after every batch)")
-    r.add_argument("--init", metavar="CHECKPOINT", help="start from these weights (fine-tuning)")
+    r.add_argument("--init", metavar="CHECKPOINT", help="start from these weights (fine-tuning); "
+                   "imagenet:FILE for ImageNet weights imported with python -m hpa.import_weights")
     r.add_argument("--freeze-features", action="store_true",
                    help="train only the dense head (use with --init)")
+    _add_fine_tuning_options(p, config)
     return p
+
+
+def _add_fine_tuning_options(p, config):
+    f = p.add_argument_group("fine-tuning pretrained weights")
+    f.add_argument("--head-epochs", type=int, default=config.head_epochs,
+                   help="first train only the new head for this many epochs, then the whole network")
+    f.add_argument("--finetune-lr", type=cli.positive_float, default=None,
+                   help="learning rate of the whole network after the head-only epochs (default: --lr / 10)")
+    f.add_argument("--backbone-lr", type=cli.positive_float, default=None,
+                   help="the features' own learning rate in that stage (default: --finetune-lr)")
+    f.add_argument("--normalize", choices=NORMALIZATIONS, default=config.normalize,
+                   help="dataset: each stain's own statistics; imagenet: ImageNet's for red, green, blue")
 
 
 def _model_options(pairs):
@@ -148,7 +163,9 @@ def resume_advice(run_dir):
 def main(argv=None, model=None, description=None):
     config = parse_config(argv, model, description)
     use_device(config.device)
-    build_model(config.model, image_size=config.image_size, **config.model_options)  # bad options fail now
+    model = build_model(config.model, image_size=config.image_size, **config.model_options)  # bad options fail now
+    if config.init:
+        load_init(model, config.init, config.model)  # so do unusable --init weights, before any data is read
     group = distributed.start(config)
     with distributed.failing_rank_ends_job(group):
         return _run(config, group)

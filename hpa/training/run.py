@@ -24,6 +24,7 @@ from hpa.evaluation.thresholds import save_thresholds, search_thresholds
 from hpa.models import build_model
 from hpa.models.checkpoint import load_checkpoint, save_checkpoint
 from hpa.training.distributed import DistributedTrainer
+from hpa.training.fine_tuning import init_path, normalisation
 from hpa.training.trainer import Trainer
 from minidl import StateDictError
 from minidl.distributed import SingleProcessGroup, SyncBatchNorm, shard
@@ -50,11 +51,20 @@ def splits(config, labels):
     return [(f"fold{k}", *folds[k]) for k in chosen]
 
 
-def load_init(model, path, model_name):
-    """Load ``--init`` weights of the same network into ``model``."""
+def load_init(model, init, model_name):
+    """Load ``--init`` weights of the same network into ``model``.
+
+    ``init`` is a training checkpoint, or ``imagenet:FILE`` for the output of
+    ``hpa.import_weights`` (ImageNet weights with a fresh 28-way head).
+    """
+    path, imported = init_path(init)
     state, meta, _ = load_checkpoint(path)
+    if imported != ("imported" in meta):
+        raise HpaError(f"--init {init}: " + ("not an hpa.import_weights file; give a training checkpoint "
+                                              "without the imagenet: prefix" if imported else
+                                              "an hpa.import_weights file: write --init imagenet:" + path))
     if meta.get("model") != model_name:
-        raise HpaError(f"--init {path}: checkpoint is for model {meta.get('model')!r}, not {model_name!r}")
+        raise HpaError(f"--init {init}: checkpoint is for model {meta.get('model')!r}, not {model_name!r}")
     try:
         model.load_state_dict(state)
     except StateDictError as error:
@@ -70,7 +80,7 @@ def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print, group
     """
     labels = cache.labels
     md.manual_seed(config.seed)
-    mean, std = channel_stats(cache.images, train_idx, seed=config.seed)
+    mean, std = normalisation(*channel_stats(cache.images, train_idx, seed=config.seed), config.normalize)
     fit_idx = oversample_indices(labels, train_idx, min_count=config.oversample, seed=config.seed) \
         if config.oversample > 0 else train_idx
     loader, shards = ((ShardedBatchLoader, dict(rank=group.rank, world_size=group.size)) if config.distributed

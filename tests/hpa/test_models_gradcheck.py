@@ -142,8 +142,9 @@ def test_head_of_features_is_the_model(name):
     assert head_params | feature_params == {id(p) for p in model.parameters()}
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(set(MODELS) - set(TORCHVISION_MODELS)))
 def test_output_shape_at_default_size(name):
+    """torchvision's architectures run at full width in test_pretrained_gradcheck.py (224 px is slow here)."""
     md.manual_seed(0)
     model = build_model(name).eval()
     channels, size = model.expected_input
