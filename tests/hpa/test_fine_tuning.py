@@ -117,3 +117,12 @@ def test_a_training_checkpoint_is_not_an_imagenet_import(data, imported, tmp_pat
     capsys.readouterr()
     assert run_train(["--init", f"imagenet:{out / 'best.npz'}"], tmp_path, data) == 2
     assert "not an hpa.import_weights file" in capsys.readouterr().err
+
+
+def test_pretrained_recipes_are_valid_configurations(tmp_path):
+    from hpa.recipes_pretrained import RECIPES
+    weights = tmp_path / "weights.npz"
+    weights.write_bytes(b"")
+    for name, (doc, values) in RECIPES.items():
+        assert doc and values["init"].startswith("imagenet:"), name
+        TrainConfig(**{**values, "init": f"imagenet:{weights}"}).check()  # every field exists and is valid

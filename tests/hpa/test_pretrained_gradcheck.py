@@ -119,7 +119,7 @@ def test_whole_network_gradients_in_training_mode(name):
 def test_overfits_sixteen_random_samples(name):
     """As ``test_models_overfit`` (full-batch Adam on random labels), narrow networks at 32 px, dropout off."""
     options = {"resnet50": dict(widths=(8, 8, 16, 16)), "densenet121": SMALL["densenet121"],
-               "vgg16_bn": dict(widths=(8, 8, 16, 16, 16), hidden=32, pool_size=1, dropout=0.0)}[name]
+               "vgg16_bn": dict(widths=(4, 4, 8, 8, 8), hidden=64, pool_size=1, dropout=0.0)}[name]
     md.manual_seed(0)
     model = build_model(name, image_size=32, **options)
     x, y = random_samples(32)
