@@ -35,8 +35,7 @@ for key once ``features.0.weight`` has 4 input channels and ``classifier.6``
 28 outputs (``hpa.import_weights``).
 """
 from hpa.models.classifier import Classifier
-from minidl.layers import (AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU,
-                           Sequential)
+from minidl.layers import AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential
 
 WIDTHS = (64, 128, 256, 512, 512)
 CONVS = {16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}

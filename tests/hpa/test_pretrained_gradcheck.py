@@ -24,11 +24,11 @@ held fixed by reseeding) is checked on ResNet-34, ResNet-50 and the VGGs.
 """
 import numpy as np
 import pytest
+from test_models_overfit import TARGET_LOSS, random_samples, train_until
 
 import minidl as md
 from hpa.models import TORCHVISION_MODELS, build_model
 from minidl.layers import BatchNorm2d
-from test_models_overfit import TARGET_LOSS, random_samples, train_until
 
 SIZE = 64
 # Moving every parameter at once moves each unit's input much more than moving one tensor does, so

@@ -161,7 +161,7 @@ def test_adapt_state_keeps_num_batches_tracked_when_the_file_lacks_it():
 def test_command_writes_a_checkpoint_and_reports_errors_in_one_line(tmp_path, capsys):
     from hpa import cli, import_weights
     from hpa.models.checkpoint import load_checkpoint
-    twin, path = saved_twin("resnet18", tmp_path, torch.float32)
+    _, path = saved_twin("resnet18", tmp_path, torch.float32)
     full = twins.ResNet(18)  # the full width: the command builds the registered network
     torch.save(full.state_dict(), tmp_path / "full.pth")
     out = tmp_path / "resnet18-hpa.npz"
