@@ -102,13 +102,21 @@ def test_stages_set_frozen_parts_and_group_rates():
     (["--head-epochs", "4", "--epochs", "3", "--init", "imagenet:IMPORTED"], "--head-epochs must be between"),
     (["--init", "imagenet:/no/such.npz"], "/no/such.npz: checkpoint does not exist"),
     (["--init", "IMPORTED"], "write --init imagenet:"),
-    (["--finetune-lr", "-1"], "--finetune-lr"),
+    (["--head-epochs", "-1"], "--head-epochs must be between"),
 ])
 def test_bad_fine_tuning_options_are_one_line_errors(data, imported, tmp_path, capsys, args, message):
     args = [a.replace("IMPORTED", str(imported)) for a in args]
     assert run_train(args, tmp_path, data) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and message in err and "\n" not in err
+
+
+def test_config_refuses_non_positive_rates_and_unknown_normalisations():
+    from hpa.errors import HpaError
+    for values, message in ((dict(finetune_lr=0.0), "--finetune-lr"), (dict(backbone_lr=-1.0), "--backbone-lr"),
+                            (dict(normalize="coco"), "--normalize 'coco'")):
+        with pytest.raises(HpaError, match=message):
+            TrainConfig.for_model("resnet50", **values).check()
 
 
 def test_a_training_checkpoint_is_not_an_imagenet_import(data, imported, tmp_path, capsys):
