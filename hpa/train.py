@@ -164,14 +164,14 @@ def main(argv=None, model=None, description=None):
     config = parse_config(argv, model, description)
     use_device(config.device)
     model = build_model(config.model, image_size=config.image_size, **config.model_options)  # bad options fail now
-    if config.init:
-        load_init(model, config.init, config.model)  # so do unusable --init weights, before any data is read
     group = distributed.start(config)
     with distributed.failing_rank_ends_job(group):
-        return _run(config, group)
+        return _run(config, group, model)
 
 
-def _run(config, group):
+def _run(config, group, model):
+    if config.init:
+        load_init(model, config.init, config.model)  # unusable --init weights fail before any data is read
     out_dir = prepare_run(config)  # every path checked and the folder made before the long work
     print(f"output folder: {os.path.abspath(out_dir)}")
 
