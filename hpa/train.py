@@ -31,7 +31,9 @@ from hpa.interrupts import phase
 from hpa.models import MODELS, build_model
 from hpa.training import distributed, recipes
 from hpa.training.config import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
+from hpa.training.fine_tuning import NORMALIZATIONS
 from hpa.training.preflight import prepare_run
+from hpa.training.run import load_init
 from hpa.training.session import save_config, train_splits
 
 
@@ -127,10 +129,24 @@ def build_parser(model=None, fixed=False, description=None, config=None):
     r.add_argument("--checkpoint-every", type=float, default=config.checkpoint_every, metavar="MINUTES",
                    help="also save last.npz within an epoch this often, so --resume continues from "
                         "that batch (0: after every batch)")
-    r.add_argument("--init", metavar="CHECKPOINT", help="start from these weights (fine-tuning)")
+    r.add_argument("--init", metavar="CHECKPOINT", help="start from these weights (fine-tuning); "
+                   "imagenet:FILE for ImageNet weights imported with python -m hpa.import_weights")
     r.add_argument("--freeze-features", action="store_true",
                    help="train only the dense head (use with --init)")
+    _add_fine_tuning_options(p, config)
     return p
+
+
+def _add_fine_tuning_options(p, config):
+    f = p.add_argument_group("fine-tuning pretrained weights")
+    f.add_argument("--head-epochs", type=int, default=config.head_epochs,
+                   help="first train only the new head for this many epochs, then the whole network")
+    f.add_argument("--unfrozen-lr", type=cli.positive_float, default=None,
+                   help="learning rate of the whole network after the head-only epochs (default: --lr / 10)")
+    f.add_argument("--backbone-lr", type=cli.positive_float, default=None,
+                   help="the features' own learning rate in that stage (default: --unfrozen-lr)")
+    f.add_argument("--normalize", choices=NORMALIZATIONS, default=config.normalize,
+                   help="dataset: each stain's own statistics; imagenet: ImageNet's for red, green, blue")
 
 
 def _model_options(pairs):
@@ -183,13 +199,15 @@ def main(argv=None, model=None, description=None):
         return 0
     config = parse_config(argv, model, description)
     use_device(config.device)
-    build_model(config.model, image_size=config.image_size, **config.model_options)  # bad options fail now
+    model = build_model(config.model, image_size=config.image_size, **config.model_options)  # bad options fail now
     group = distributed.start(config)
     with distributed.failing_rank_ends_job(group):
-        return _run(config, group)
+        return _run(config, group, model)
 
 
-def _run(config, group):
+def _run(config, group, model):
+    if config.init:
+        load_init(model, config.init, config.model)  # unusable --init weights fail before any data is read
     out_dir = prepare_run(config)  # every path checked and the folder made before the long work
     print(f"output folder: {os.path.abspath(out_dir)}" + (f" (recipe {config.recipe})" if config.recipe else ""))
     if group.is_root:

@@ -9,7 +9,7 @@ in red, green, blue, yellow order) to (N, num_classes) logits, with
   for a fine-tuning stage;
 * ``expected_input``: (channels, size) the model was built for;
 * for networks ending in global average pooling and one Linear layer
-  (``densenet``, ``resnet18``), ``cam_parts()``: (a module mapping the images
+  (the DenseNets and ResNets), ``cam_parts()``: (a module mapping the images
   to the last (N, C, h, w) feature map, that Linear), for class activation
   maps: CAM_c = sum_k linear.weight[c, k] * F_k, whose spatial mean plus
   linear.bias[c] is logit c.
@@ -19,6 +19,12 @@ Each registry entry records the training defaults of the network's paper
 them unless told otherwise), which sizes the network accepts, and what it is.
 Networks with a flattening dense layer are built for one size; globally pooled
 ones run on any size.
+
+``TORCHVISION_MODELS`` are torchvision's ImageNet architectures with its
+parameter names: ``hpa.import_weights`` turns a torchvision weight file into
+their 4-stain, 28-class weights, and ``hpa.train --init imagenet:FILE``
+fine-tunes from it. Their defaults are fine-tuning ones (224 px as in
+ImageNet, Adam at 1e-4).
 """
 import dataclasses
 import functools
@@ -26,11 +32,12 @@ import inspect
 
 from hpa.errors import HpaError
 from hpa.models.deepyeast import DeepYeast
-from hpa.models.densenet import DenseNet
+from hpa.models.densenet import DenseNet, torchvision_densenet
 from hpa.models.gapnet import GapNet
 from hpa.models.mcnn import MCNN
 from hpa.models.parallel_lenet import ParallelLeNet
-from hpa.models.resnet import ResNet18
+from hpa.models.resnet import ResNet
+from hpa.models.vgg import VGG
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,10 +84,32 @@ MODELS = {
         DenseNet, 128, "any size >= 16 (global average pooling)",
         "Small DenseNet-BC: dense blocks of 6, 12, 16 layers, growth rate 12; has cam_parts()"),
     "resnet18": ModelEntry(
-        ResNet18, 512, "any size (global average pooling); 32 or more recommended",
+        functools.partial(ResNet, depth=18), 512, "any size (global average pooling); 32 or more recommended",
         "ResNet-18 with a 4-stain first conv, torchvision parameter names; has cam_parts()",
         batch_size=16),
 }
+
+_GLOBAL = "any size >= 32 (global average pooling)"
+_FINE_TUNE = dict(batch_size=16, epochs=10, lr=1e-4)
+TORCHVISION_MODELS = {
+    "resnet34": ModelEntry(functools.partial(ResNet, depth=34), 224, _GLOBAL,
+                           "ResNet-34 (basic blocks 3-4-6-3), torchvision layout; has cam_parts()", **_FINE_TUNE),
+    "resnet50": ModelEntry(functools.partial(ResNet, depth=50), 224, _GLOBAL,
+                           "ResNet-50 (bottlenecks 3-4-6-3), torchvision layout; has cam_parts()", **_FINE_TUNE),
+    "resnet101": ModelEntry(functools.partial(ResNet, depth=101), 224, _GLOBAL,
+                            "ResNet-101 (bottlenecks 3-4-23-3), torchvision layout; has cam_parts()", **_FINE_TUNE),
+    **{f"densenet{d}": ModelEntry(torchvision_densenet(d), 224, _GLOBAL,
+                                  f"DenseNet-{d}, torchvision layout; has cam_parts()", **_FINE_TUNE)
+       for d in (121, 161, 169)},
+    **{f"vgg{d}{bn}": ModelEntry(functools.partial(VGG, depth=d, batch_norm=bool(bn)), 224,
+                                 "any size >= 32 (adaptive pooling to 7x7)",
+                                 f"VGG-{d}{' with batch norm' if bn else ''}, torchvision layout",
+                                 batch_size=8, epochs=10, lr=1e-4)
+       for d in (16, 19) for bn in ("", "_bn")},
+}
+# resnet18 keeps its entry above (trained from scratch at 512 px by default) but has torchvision's layout too.
+MODELS.update(TORCHVISION_MODELS)
+TORCHVISION_NAMES = ("resnet18", *TORCHVISION_MODELS)
 
 
 def model_names():

@@ -30,6 +30,17 @@ S, S/2 and S/4. The network is fully convolutional up to the global pooling,
 so it accepts any input size (from 16 px with the large stem, 4 px with the
 small one).
 
+Parameter names are torchvision's (``features.conv0.weight``,
+``features.denseblock1.denselayer1.norm1.running_mean``,
+``features.transition1.conv.weight``, ``features.norm5.bias``,
+``classifier.weight``), so with ``torchvision_densenet(121 | 161 | 169)``
+(four blocks, growth rate 32 or 48, 64 or 96 stem channels, 224 px) a
+torchvision state dict loads key for key once the first conv has 4 input
+channels and the classifier 28 outputs (``hpa.import_weights``). The final
+ReLU is ``features.relu5`` here, where torchvision applies it after
+``features``; it holds no state. The small default network (three blocks)
+uses the same layout.
+
 Class activation maps (Zhou et al. 2016): because the head is global average
 pooling followed by one Linear layer, the logit of class c is the spatial
 mean of CAM_c = sum_k W[c, k] * F_k, plus the bias, with F = ``features(x)``
@@ -132,14 +143,15 @@ def make_stem(kind, in_channels, channels):
     """"large": (N, C, S, S) -> (N, channels, S/4, S/4); "small": -> (N, channels, S, S)."""
     if kind == "small":
         # Dense layers begin with BN-ReLU themselves, so the conv output goes in raw.
-        return [Conv2d(in_channels, channels, 3, padding=1, bias=False)]
-    return [Conv2d(in_channels, channels, 7, stride=2, padding=3, bias=False), BatchNorm2d(channels), ReLU(),
-            MaxPool2d(3, stride=2, padding=1)]
+        return {"conv0": Conv2d(in_channels, channels, 3, padding=1, bias=False)}
+    return {"conv0": Conv2d(in_channels, channels, 7, stride=2, padding=3, bias=False),
+            "norm0": BatchNorm2d(channels), "relu0": ReLU(), "pool0": MaxPool2d(3, stride=2, padding=1)}
 
 
 def transition(cin, cout):
-    """BN-ReLU-conv 1x1-avgpool 2: (N, cin, H, W) -> (N, cout, H/2, W/2)."""
-    return Sequential(BatchNorm2d(cin), ReLU(), Conv2d(cin, cout, 1, bias=False), AvgPool2d(2))
+    """BN-ReLU-conv 1x1-avgpool 2: (N, cin, H, W) -> (N, cout, H/2, W/2); torchvision's names."""
+    return Sequential({"norm": BatchNorm2d(cin), "relu": ReLU(), "conv": Conv2d(cin, cout, 1, bias=False),
+                       "pool": AvgPool2d(2)})
 
 
 class DenseNet(Classifier):
@@ -154,16 +166,36 @@ class DenseNet(Classifier):
         layers = make_stem(stem, in_channels, init_features)
         channels = init_features
         for i, n in enumerate(block_layers):
-            layers.append(DenseBlock(n, channels, growth_rate, bn_size=bn_size))
+            layers[f"denseblock{i + 1}"] = DenseBlock(n, channels, growth_rate, bn_size=bn_size)
             channels += n * growth_rate
             if i < len(block_layers) - 1:
                 reduced = int(channels * compression)
-                layers.append(transition(channels, reduced))
+                layers[f"transition{i + 1}"] = transition(channels, reduced)
                 channels = reduced
-        layers += [BatchNorm2d(channels), ReLU()]
-        self.features = Sequential(*layers)
-        self.head = Sequential(GlobalAvgPool2d(), Linear(channels, num_classes))
+        layers[f"norm{len(block_layers) + 1}"] = BatchNorm2d(channels)
+        layers[f"relu{len(block_layers) + 1}"] = ReLU()  # torchvision applies it after ``features``
+        self.features = Sequential(layers)
+        self.classifier = Linear(channels, num_classes)
+        # ``classifier`` stays a top-level name, as in torchvision; the head only reuses it.
+        self.share_parts(self.features, Sequential(GlobalAvgPool2d(), self.classifier))
 
     def cam_parts(self):
         """(module mapping images to the last feature map (N, C, h, w), the final Linear (28, C))."""
-        return self.features, self.head[1]
+        return self.features, self.classifier
+
+
+# torchvision's configurations: (dense layers per block, growth rate, stem channels)
+TORCHVISION = {121: ((6, 12, 24, 16), 32, 64), 161: ((6, 12, 36, 24), 48, 96), 169: ((6, 12, 32, 32), 32, 64)}
+
+
+def torchvision_densenet(depth):
+    """The builder of torchvision's DenseNet-``depth``: its blocks fixed, the widths adjustable (for tests)."""
+    block_layers, growth, stem_channels = TORCHVISION[depth]
+
+    def build(num_classes=28, in_channels=4, image_size=224, growth_rate=growth, init_features=stem_channels,
+              bn_size=4):
+        return DenseNet(num_classes, in_channels, image_size, block_layers=block_layers, growth_rate=growth_rate,
+                        init_features=init_features, bn_size=bn_size)
+    build.__name__ = build.__qualname__ = f"densenet{depth}"
+    build.__doc__ = f"DenseNet-{depth} (torchvision layout): blocks {block_layers}, growth rate {growth}."
+    return build

@@ -17,6 +17,7 @@ from hpa.data.imageio import parse_intensity
 from hpa.errors import HpaError
 from hpa.evaluation.thresholds import threshold_grid
 from hpa.models import MODELS
+from hpa.training.fine_tuning import check_fine_tuning, init_path
 
 LOSSES = ("bce", "weighted-bce", "focal", "soft-f1")
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -76,10 +77,15 @@ class TrainConfig:
     out: str = None                 # None: runs/<model>-<time>
     resume: str = None              # last.npz of an interrupted run
     checkpoint_every: float = 10.0  # minutes between mid-epoch checkpoints; 0: every batch
-    init: str = None                # weights to start from (fine-tuning)
+    init: str = None                # weights to start from; "imagenet:FILE" for hpa.import_weights output
     freeze_features: bool = False
     distributed: bool = False       # data-parallel over the ranks of mpiexec (hpa.training.distributed)
     sync_batchnorm: bool = True     # with distributed: batch statistics of the global batch
+    # fine-tuning pretrained weights (hpa.training.fine_tuning)
+    head_epochs: int = 0            # first train only the head for this many epochs
+    unfrozen_lr: float = None       # then everything at this rate (None: lr / 10)
+    backbone_lr: float = None       # the features' own rate in the second stage (None: unfrozen_lr)
+    normalize: str = "dataset"      # "imagenet": ImageNet statistics for the red, green and blue stains
 
     @classmethod
     def for_model(cls, model, **values):
@@ -123,6 +129,7 @@ class TrainConfig:
         if not 0 < self.val_fraction < 1:
             raise HpaError(f"--val-fraction must be between 0 and 1, got {self.val_fraction}")
         self._check_folds()
+        check_fine_tuning(self)
         self._check_paths()
         return self
 
@@ -142,7 +149,7 @@ class TrainConfig:
     def _check_paths(self):
         if self.freeze_features and not self.init and not self.resume:
             raise HpaError("--freeze-features needs --init CHECKPOINT (weights to fine-tune)")
-        for option, path in (("--resume", self.resume), ("--init", self.init)):
+        for option, path in (("--resume", self.resume), ("--init", init_path(self.init)[0])):
             if path and not os.path.isfile(path):
                 raise HpaError(f"{option} {path}: checkpoint does not exist")
         if isinstance(self.data, (str, os.PathLike)):  # one folder given as such

@@ -82,11 +82,17 @@ class DistributedTrainer(Trainer):
     """:class:`Trainer` on one rank of ``group``: averaged gradients, sharded validation, rank 0 writes."""
 
     def __init__(self, *args, group, **kwargs):
+        self.group = group  # before Trainer.__init__, whose first enter_stage builds the gradient sync
         super().__init__(*args, **kwargs)
-        self.group = group
         self.is_root = group.is_root
-        self.gradient_sync = dist.GradientAllReduce(self.params, group)
         self.sync_batchnorm = any(isinstance(m, dist.SyncBatchNorm) for m in self.model.modules())
+
+    def enter_stage(self, epoch):
+        """Trainer's stage change, then all-reduce the gradients of the stage's trainable parameters."""
+        before = self.stage
+        super().enter_stage(epoch)
+        if self.stage != before:
+            self.gradient_sync = dist.GradientAllReduce(self.params, self.group)
 
     def broadcast_model(self):
         """Rank 0's weights and buffers everywhere (after initialising or resuming)."""

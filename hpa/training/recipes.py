@@ -38,7 +38,7 @@ class Recipe:
 
 RECIPES = {}
 # Modules that register further recipes when imported (their own files).
-EXTENSIONS = ()
+EXTENSIONS = ("hpa.training.recipes_pretrained",)
 
 
 def register(recipe):

@@ -26,6 +26,7 @@ from hpa.evaluation.thresholds import save_thresholds, search_thresholds
 from hpa.models import build_model
 from hpa.models.checkpoint import load_checkpoint, save_checkpoint
 from hpa.training.distributed import DistributedTrainer
+from hpa.training.fine_tuning import init_path, stain_statistics
 from hpa.training.trainer import Trainer
 from minidl import StateDictError
 from minidl.distributed import SingleProcessGroup, SyncBatchNorm, shard
@@ -52,19 +53,31 @@ def splits(config, labels):
     return [(f"fold{k}", *folds[k]) for k in chosen]
 
 
-def load_init(model, path, model_name):
-    """Load ``--init`` weights of the same network into ``model``."""
+def load_init(model, init, model_name):
+    """Load ``--init`` weights of the same network into ``model``.
+
+    ``init`` is a training checkpoint, or ``imagenet:FILE`` for the output of
+    ``hpa.import_weights`` (ImageNet weights with a fresh 28-way head).
+    """
+    path, imported = init_path(init)
     state, meta, _ = load_checkpoint(path)
+    if imported != ("imported" in meta):
+        raise HpaError(f"--init {init}: " + ("not an hpa.import_weights file; give a training checkpoint "
+                                              "without the imagenet: prefix" if imported else
+                                              "an hpa.import_weights file: write --init imagenet:" + path))
     if meta.get("model") != model_name:
-        raise HpaError(f"--init {path}: checkpoint is for model {meta.get('model')!r}, not {model_name!r}")
+        raise HpaError(f"--init {init}: checkpoint is for model {meta.get('model')!r}, not {model_name!r}")
     try:
         model.load_state_dict(state)
     except StateDictError as error:
         raise HpaError(f"--init {path}: {error}") from None
 
 
-def normalisation(cache, train_idx, seed):
+def normalisation(cache, train_idx, seed, how="dataset"):
     """(mean, std, groups, meta entries): channel statistics of the training rows.
+
+    ``how="imagenet"`` replaces the red, green and blue statistics by ImageNet's
+    (:func:`hpa.training.fine_tuning.stain_statistics`), for pretrained backbones.
 
     One source: mean, std (4,). Several (a :class:`hpa.data.union.UnionCache`):
     (G, 4), each source's from its own training rows, with ``groups`` (N,) the
@@ -73,14 +86,14 @@ def normalisation(cache, train_idx, seed):
     """
     groups = getattr(cache, "groups", None)
     if groups is None:
-        mean, std = channel_stats(cache.images, train_idx, seed=seed)
+        mean, std = stain_statistics(*channel_stats(cache.images, train_idx, seed=seed), how)
         return mean, std, None, {"mean": mean.tolist(), "std": std.tolist()}
     stats = []
     for k, (part, name) in enumerate(zip(cache.caches, cache.names)):
         rows = cache.local_rows(train_idx, k)
         if len(rows) == 0:
             raise HpaError(f"--data {name}: no training samples from this source in this split")
-        stats.append(channel_stats(part.images, rows, seed=seed))
+        stats.append(stain_statistics(*channel_stats(part.images, rows, seed=seed), how))
     mean, std = (np.stack(s) for s in zip(*stats))
     entries = [{"data": n, "mean": m.tolist(), "std": s.tolist()} for n, (m, s) in zip(cache.names, stats)]
     return mean, std, groups, {"mean": mean[0].tolist(), "std": std[0].tolist(), "source_stats": entries}
@@ -95,7 +108,7 @@ def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print, group
     """
     labels = cache.labels
     md.manual_seed(config.seed)
-    mean, std, groups, stats_meta = normalisation(cache, train_idx, config.seed)
+    mean, std, groups, stats_meta = normalisation(cache, train_idx, config.seed, config.normalize)
     fit_idx = oversample_indices(labels, train_idx, min_count=config.oversample, seed=config.seed) \
         if config.oversample > 0 else train_idx
     common = dict(batch_size=config.batch_size, shuffle=True, seed=config.seed, mean=mean, std=std,

@@ -35,6 +35,7 @@ from hpa.evaluation.inference import predict_logits
 from hpa.evaluation.report import summarise
 from hpa.models.checkpoint import load_checkpoint, save_checkpoint
 from hpa.training.factories import make_loss, make_optimizer, make_schedule
+from hpa.training.fine_tuning import enter_stage, param_groups, stage_of
 from hpa.training.loss_watch import LossWatch
 from hpa.training.position import CheckpointClock, EpochPosition
 from minidl import StateDictError, optim
@@ -85,11 +86,9 @@ class Trainer:
         self.val_labels = np.asarray(val_labels)
         self.out_dir, self.meta, self.device = os.fspath(out_dir), meta, device
         self.criterion = make_loss(config, train_labels)
-        if config.freeze_features:
-            model.freeze_features()
-        self.params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = make_optimizer(config, self.params)
-        self.schedule = make_schedule(config, self.optimizer)
+        self.optimizer = make_optimizer(config, param_groups(model))
+        self.stage = None
+        self.enter_stage(0)
         self.stopper = EarlyStopping(config.early_stopping)
         self.start_epoch = 0
         self.position = None  # where a resumed run continues within its first epoch
@@ -99,6 +98,16 @@ class Trainer:
         for name in ("last.npz", "best.npz", "metrics.csv"):
             # Temporary files of writes a kill interrupted (each as big as a checkpoint).
             remove_stale_temps(self.path(name))
+
+    def enter_stage(self, epoch):
+        """Set up the fine-tuning stage of ``epoch`` (see ``fine_tuning``): frozen parts, rates, schedule."""
+        stage = stage_of(self.config, epoch)
+        if stage == self.stage:
+            return
+        enter_stage(self.model, self.optimizer, self.config, stage)
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.schedule = make_schedule(self.config, self.optimizer)  # from the stage's rates
+        self.stage = stage
 
     # --- paths -------------------------------------------------------------------
     def path(self, name):
@@ -126,6 +135,10 @@ class Trainer:
                            f"{self.meta['image_size']} px")
         try:
             self.model.load_state_dict(model_state)
+            # The stage the checkpoint was written in (that of the epoch in progress for a mid-epoch
+            # one); fit() moves on to the next stage, if any, as a run never interrupted does.
+            position = state.get("position")
+            self.enter_stage(EpochPosition.from_state(position).epoch if position else state["epoch"])
             self.optimizer.load_state_dict(state["optimizer"])
             if self.schedule and state["schedule"]:
                 self.schedule.load_state_dict(state["schedule"])
@@ -229,11 +242,12 @@ class Trainer:
         history, rows = [], self._metrics_rows()
         self.watch = LossWatch(self.config, log)
         for epoch in range(self.start_epoch, self.config.epochs):
+            self.enter_stage(epoch)
             start = time.perf_counter()
             train_loss, speed = self.train_epoch(epoch)
             val_loss, probs = self.validate()
             scores = summarise(probs, self.val_labels)
-            lr = self.optimizer.param_groups[0]["lr"]
+            lr = self.optimizer.param_groups[-1]["lr"]  # the head's
             row = dict(zip(METRIC_COLUMNS, (epoch + 1, lr, train_loss, val_loss, scores["macro_f1"],
                                             scores["precision"], scores["recall"], speed,
                                             time.perf_counter() - start)))

@@ -9,13 +9,13 @@ from minidl.layers.batchnorm import BatchNorm1d, BatchNorm2d
 from minidl.layers.containers import ColumnSplit, Concat, ModuleList, Residual, Sequential
 from minidl.layers.conv import Conv2d
 from minidl.layers.dropout import AlphaDropout, Dropout
-from minidl.layers.global_pooling import GlobalAvgPool2d, GlobalMaxPool2d
+from minidl.layers.global_pooling import AdaptiveAvgPool2d, GlobalAvgPool2d, GlobalMaxPool2d
 from minidl.layers.linear import Linear
 from minidl.layers.pooling import AvgPool2d, MaxPool2d
 from minidl.layers.shape import ChannelSelect, Flatten
 
 __all__ = [
-    "AlphaDropout", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "ChannelSelect", "ColumnSplit", "Concat", "Conv2d",
+    "AdaptiveAvgPool2d", "AlphaDropout", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "ChannelSelect", "ColumnSplit", "Concat", "Conv2d",
     "Dropout", "Flatten", "GlobalAvgPool2d", "GlobalMaxPool2d",
     "Linear", "MaxPool2d", "ModuleList", "ReLU", "Residual", "SELU", "Sequential", "Sigmoid",
 ]

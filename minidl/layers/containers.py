@@ -1,6 +1,7 @@
 """Containers: modules made of modules, with the backward pass of their wiring.
 
     Sequential(a, b, c)      y = c(b(a(x)))            children "0", "1", "2"
+    Sequential({"conv0": a, "norm0": b})               children named as given (torch's OrderedDict form)
     Concat(a, b)             y = [a(x), b(x)] on axis 1 children "branches.0", ...
     ColumnSplit(a, b)        y = [a(x[:, :F]), b(x[:, F:])] on axis 1
     Residual(f, p=None)      y = f(x) + (p(x) or x)
@@ -85,9 +86,19 @@ class ModuleList(Module):
 
 
 class Sequential(ModuleList):
-    """Chain of modules: forward in order, backward in reverse order."""
+    """Chain of modules: forward in order, backward in reverse order.
+
+    ``Sequential(a, b)`` names the children "0", "1"; ``Sequential({"conv": a,
+    "norm": b})`` (one dict, as torch's ``Sequential(OrderedDict(...))``) names
+    them by its keys, so state-dict keys read ``conv.weight``.
+    """
 
     def __init__(self, *modules):
+        if len(modules) == 1 and isinstance(modules[0], dict):
+            super().__init__()
+            for name, module in modules[0].items():
+                setattr(self, str(name), _check_module(module, f"modules[{name!r}]"))
+            return
         super().__init__(modules)
 
     def __getitem__(self, index):

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from hpa.data.augment import default_augmentation
-from hpa.errors import HpaError
 from hpa.data.loader import BatchLoader
 from hpa.data.sampling import oversample_indices
 from hpa.data.sharded_loader import ShardedBatchLoader
+from hpa.errors import HpaError
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ as "fake-device": the gradient checks then run on the fake CUDA device, through
 the layers' GPU paths and the kernels (see ``minidl.gradcheck``).
 """
 import pytest
+from strict_xp import StrictNamespace
 
 from minidl import backend
-from strict_xp import StrictNamespace
 
 PASSES = ["fake-device"] if backend.test_device() else ["numpy", "cupy-names"]
 

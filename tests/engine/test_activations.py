@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minidl.gradcheck import check_module
-from minidl.layers.activations import ReLU, SELU, Sigmoid
+from minidl.layers.activations import SELU, ReLU, Sigmoid
 
 ALPHA, SCALE = 1.6732632423543772, 1.0507009873554805
 REFERENCES = {

@@ -10,8 +10,6 @@ from minidl.layers.conv import Conv2d
 from minidl.layers.linear import Linear
 from minidl.layers.shape import ChannelSelect
 
-
-
 # --- Sequential and ModuleList -------------------------------------------------------------
 
 def test_sequential_names_indexes_and_appends():

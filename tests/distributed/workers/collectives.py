@@ -1,9 +1,9 @@
 """Collective calls, model broadcast and the bucketed gradient all-reduce on K ranks."""
 import numpy as np
+from common import flat_state, run
 
 import minidl as md
 import minidl.distributed as dist
-from common import flat_state, run
 
 
 def small_model():

@@ -9,7 +9,6 @@ import os
 import signal
 
 import numpy as np
-
 from common import run
 
 

@@ -6,10 +6,10 @@ normalises slice by slice), on hpa's own networks with dropout off, trained
 with Adam and gradient clipping as ``hpa.train`` does.
 """
 import numpy as np
+from common import run
 
 import minidl as md
 import minidl.distributed as dist
-from common import run
 from hpa.models import build_model
 from minidl import optim
 

@@ -8,10 +8,10 @@ objective sum(y * g) covers the whole global output, so the numerical
 derivative is that of the global function, computed collectively.
 """
 import numpy as np
+from common import run
 
 import minidl as md
 import minidl.distributed as dist
-from common import run
 from minidl.gradcheck import check_module
 
 

@@ -13,10 +13,10 @@ single-process references itself:
   averaged): the difference above was the batch statistics and nothing else.
 """
 import numpy as np
+from common import run
 
 import minidl as md
 import minidl.distributed as dist
-from common import run
 
 STEPS, BATCH, SIDE = 3, 8, 16
 
