@@ -21,7 +21,7 @@ import minidl
 ROOT = pathlib.Path(minidl.__file__).parent
 COMPUTE_PACKAGES = ("layers", "losses", "optim")
 MODELS = pathlib.Path(hpa.models.__file__).parent
-HOST_SIDE_MODULES = ("checkpoint.py",)  # hpa/models/checkpoint.py reads and writes files
+HOST_SIDE_MODULES = ("checkpoint.py", "pretrained.py")  # they read and write weight files
 # Functions that may copy to the host: they run once per run or per checkpoint, not per step.
 HOST_SIDE_FUNCTIONS = {"__init__", "state_dict", "load_state_dict", "_host_copy", "_to_param"}
 HOST_COPIES = {"to_numpy", "asnumpy"}

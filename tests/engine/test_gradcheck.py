@@ -151,27 +151,18 @@ def test_backward_that_overwrites_its_upstream_gradient_fails():
         check_module(Scale(4, bug="in place"), x)
 
 
-def test_input_gradient_of_the_wrong_shape_fails():
-    x = np.random.default_rng(6).standard_normal((1, 4))
-    with pytest.raises(GradcheckError, match=r"failed for input: backward returned dx of shape \(4,\), "
-                                             r"but x has shape \(1, 4\)"):
-        check_module(Scale(4, bug="dx shape"), x)
-
-
-def test_parameter_gradient_of_the_wrong_shape_fails():
-    x = np.random.default_rng(6).standard_normal((2, 4))
-    with pytest.raises(GradcheckError, match=r"failed for weight: gradient of shape \(1, 4\) for a "
-                                             r"parameter of shape \(4,\)"):
-        check_module(Scale(4, bug="grad shape"), x)
-
-
-def test_backward_that_assigns_instead_of_accumulating_fails():
+@pytest.mark.parametrize("bug, shape, message", [
+    ("dx shape", (1, 4), r"failed for input: backward returned dx of shape \(4,\), but x has shape \(1, 4\)"),
+    ("grad shape", (2, 4), r"failed for weight: gradient of shape \(1, 4\) for a parameter of shape \(4,\)"),
     # One backward from zero_grad gives the right gradient; the second one gives it again
     # instead of twice it, which would lose a shared parameter's or a second batch's share.
-    x = np.random.default_rng(7).standard_normal((3, 4))
-    with pytest.raises(GradcheckError, match=r"failed for weight: two backward passes without zero_grad "
-                                             r"left 1 times the gradient of one, expected 2"):
-        check_module(Scale(4, bug="assign"), x)
+    ("assign", (3, 4), r"failed for weight: two backward passes without zero_grad left 1 times the gradient "
+                       r"of one, expected 2"),
+], ids=["dx of the wrong shape", "parameter gradient of the wrong shape", "assigns instead of accumulating"])
+def test_backward_contract_violations_fail(bug, shape, message):
+    x = np.random.default_rng(6).standard_normal(shape)
+    with pytest.raises(GradcheckError, match=message):
+        check_module(Scale(4, bug=bug), x)
 
 
 def test_module_that_changes_its_input_fails():

@@ -13,7 +13,12 @@ SMALL = {"parallel_lenet": {"conv_channels": (4, 8), "branch_features": 8, "hidd
          "gapnet": {"widths": (4, 8, 8)}, "gapnet_pl": {"widths": (4, 8, 8)},
          "deepyeast": {"widths": (4, 8, 8), "hidden": 16}, "mcnn": {"width": 4, "merge_channels": 8},
          "densenet": {"block_layers": (2, 2), "growth_rate": 4, "init_features": 8},
-         "resnet18": {"widths": (4, 4, 8, 8)}}
+         "resnet18": {"widths": (4, 4, 8, 8)},
+         # torchvision's architectures at full depth, narrowed
+         **{f"resnet{d}": {"widths": (2, 3, 4, 5)} for d in (34, 50, 101)},
+         **{f"densenet{d}": {"growth_rate": 2, "init_features": 4, "bn_size": 2} for d in (121, 161, 169)},
+         **{f"vgg{d}{bn}": {"widths": (2, 3, 4, 5, 5), "hidden": 6, "pool_size": 2}
+            for d in (16, 19) for bn in ("", "_bn")}}
 
 
 def small(name, size=32):

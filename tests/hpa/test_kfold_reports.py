@@ -1,15 +1,14 @@
 """K-fold runs: one --fold at a time leaves the run report alone; out-of-fold thresholds for the ensemble."""
 import numpy as np
 import pytest
+from tiny_runs import TINY_LENET_OPTIONS
 
 from hpa import cli, evaluate, train
 from hpa.evaluation.inference import load_models, mean_thresholds, oof_thresholds_file
 from hpa.evaluation.thresholds import load_thresholds
 from hpa.synthetic.generate import generate
 
-TINY = ["--image-size", "32", "--batch-size", "16", "--epochs", "1", "--threshold-step", "0.001",
-        "--model-option", "branch_features=8", "--model-option", "conv_channels=[4,8]",
-        "--model-option", "hidden=[16,16]"]
+TINY = [*TINY_LENET_OPTIONS, "--epochs", "1", "--threshold-step", "0.001"]
 
 
 @pytest.fixture(scope="module")

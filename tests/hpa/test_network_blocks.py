@@ -133,30 +133,9 @@ def test_dense_block_rejects_bad_arguments():
 
 def test_dense_block_matches_torch_in_train_and_eval():
     torch = pytest.importorskip("torch")
-    nn = torch.nn
+    from torchvision_twins import _DenseBlock  # torchvision's dense block, written with torch.nn
 
-    class TorchDenseLayer(nn.Sequential):
-        def __init__(self, c, k, bn_size):
-            super().__init__()
-            self.add_module("norm1", nn.BatchNorm2d(c))
-            self.add_module("relu1", nn.ReLU())
-            self.add_module("conv1", nn.Conv2d(c, bn_size * k, 1, bias=False))
-            self.add_module("norm2", nn.BatchNorm2d(bn_size * k))
-            self.add_module("relu2", nn.ReLU())
-            self.add_module("conv2", nn.Conv2d(bn_size * k, k, 3, padding=1, bias=False))
-
-    class TorchDenseBlock(nn.Module):
-        def __init__(self, num_layers, c, k, bn_size):
-            super().__init__()
-            for i in range(num_layers):
-                self.add_module(f"denselayer{i + 1}", TorchDenseLayer(c + i * k, k, bn_size))
-
-        def forward(self, x):
-            for layer in self.children():
-                x = torch.cat([x, layer(x)], dim=1)
-            return x
-
-    ref = TorchDenseBlock(3, 4, 3, 2).double()
+    ref = _DenseBlock(3, 4, bn_size=2, growth_rate=3).double()
     ours = DenseBlock(3, 4, 3, bn_size=2)
     copy_into(ours, ref)
     for training in (True, False):

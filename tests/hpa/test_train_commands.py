@@ -13,6 +13,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from tiny_runs import TINY_LENET_OPTIONS
 
 from hpa import cli, evaluate, predict, train, train_gapnet, train_parallel_lenet
 from hpa.data.source import cached_images
@@ -20,18 +21,13 @@ from hpa.evaluation.inference import load_models, predict_probs
 from hpa.models import build_model
 from hpa.models.checkpoint import load_checkpoint, save_checkpoint
 from hpa.predict import submission_frame
-from hpa.synthetic.generate import generate
 
-TINY = ["--image-size", "32", "--batch-size", "16", "--val-fraction", "0.25",
-        "--model-option", "branch_features=8", "--model-option", "conv_channels=[4,8]",
-        "--model-option", "hidden=[16,16]"]
+TINY = ["--val-fraction", "0.25", *TINY_LENET_OPTIONS]
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("synthetic")
-    generate(folder, n=96, size=64, seed=3, progress=False)
-    return folder
+def data(tiny_synthetic):
+    return tiny_synthetic
 
 
 def run_train(args, tmp_path):

@@ -16,7 +16,7 @@ from minidl.distributed.nccl_group import NCCLProcessGroup  # noqa: E402
 
 def main():
     group = NCCLProcessGroup(MPIProcessGroup(timeout=60))
-    rank, size = group.rank, group.size
+    rank = group.rank
     report = {}
     a = backend.to_device(np.arange(6, dtype=np.float32).reshape(2, 3) * (rank + 1), "gpu")
     report["allreduce"] = np.asarray(group.allreduce(a)).tolist()
