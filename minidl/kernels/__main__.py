@@ -3,6 +3,7 @@
     python -m minidl.kernels                 # every kernel, its source and parameters
     python -m minidl.kernels --compile       # nvcc -arch=sm_90, one line per kernel source and precision
     python -m minidl.kernels --run-on-cpu    # each kernel through the CPU shim against NumPy
+    python -m minidl.kernels --compile --run-on-cpu   # both, in that order
 
 Exits 1 when any compile or check fails, 2 on bad arguments or a missing tool.
 """
@@ -54,15 +55,13 @@ def run_on_cpu():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m minidl.kernels", description=__doc__.splitlines()[0])
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--compile", action="store_true", help="compile every source with nvcc for sm_90")
-    group.add_argument("--run-on-cpu", action="store_true", help="check every kernel against NumPy on the CPU")
+    parser.add_argument("--compile", action="store_true", help="compile every source with nvcc for sm_90")
+    parser.add_argument("--run-on-cpu", action="store_true", help="check every kernel against NumPy on the CPU")
     args = parser.parse_args(argv)
-    if args.compile:
-        return compile_all()
-    if args.run_on_cpu:
-        return run_on_cpu()
-    return list_kernels()
+    if not (args.compile or args.run_on_cpu):
+        return list_kernels()
+    codes = [step() for step, chosen in ((compile_all, args.compile), (run_on_cpu, args.run_on_cpu)) if chosen]
+    return max(codes)  # 2 (a missing tool) outranks 1 (a failed kernel)
 
 
 if __name__ == "__main__":

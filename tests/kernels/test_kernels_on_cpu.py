@@ -63,3 +63,17 @@ def test_cli_lists_every_kernel(capsys):
     from minidl.kernels.__main__ import main
     assert main([]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 10
+
+
+def test_shim_errors_name_the_missing_compiler_and_the_failing_source(tmp_path, monkeypatch):
+    from minidl.kernels import catalog, cpu_shim
+    monkeypatch.setenv("MINIDL_KERNEL_CACHE", str(tmp_path / "cache"))  # nothing cached: every call builds
+    source = next(iter(catalog.sources()))
+    monkeypatch.setattr(cpu_shim, "COMPILER", "no-such-compiler")
+    with pytest.raises(cpu_shim.ShimError, match="needs a C\\+\\+ compiler: no-such-compiler not found"):
+        cpu_shim.library_path(source, "float32")
+    monkeypatch.setattr(cpu_shim, "COMPILER", "g++")
+    broken = tmp_path / "broken.cu"  # not beside the shim header: the build cannot include it
+    broken.write_text(source.read_text())
+    with pytest.raises(cpu_shim.ShimError, match="g\\+\\+ failed on broken.cu \\(float32\\)"):
+        cpu_shim.library_path(broken, "float32")
