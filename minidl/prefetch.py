@@ -60,19 +60,20 @@ class _AsyncCopier:
     def __init__(self, cupy):
         self.cupy = cupy
         self.stream = cupy.cuda.Stream(non_blocking=True)
-        self.buffers = {}  # (item index, slot) -> (pinned memory, its last copy's event)
+        self.buffers = {}  # (item index, slot) -> (pinned memory, its size in bytes, its last copy's event)
         self.slot = 0
 
     def _pinned(self, index, host):
         key = (index, self.slot)
-        memory, event = self.buffers.get(key, (None, None))
+        memory, capacity, event = self.buffers.get(key, (None, 0, None))
         if event is not None:
             event.synchronize()  # the copy that last read this buffer is done
-        if memory is None or len(memory) < host.nbytes:
-            memory = bytearray(0) if host.nbytes == 0 else self.cupy.cuda.alloc_pinned_memory(host.nbytes)
+        if memory is None or capacity < host.nbytes:
+            capacity = max(host.nbytes, 1)
+            memory = self.cupy.cuda.alloc_pinned_memory(capacity)
         view = _host_view(memory, host)
         view[...] = host
-        return key, memory, view
+        return key, (memory, capacity), view
 
     def start(self, batch):
         """Issue the copies of ``batch``; returns what ``finish`` needs."""
@@ -83,14 +84,14 @@ class _AsyncCopier:
             if not (hasattr(host, "shape") and not backend.is_device_array(host)):
                 items.append(host)
                 continue
-            key, memory, view = self._pinned(index, host)
+            key, pinned, view = self._pinned(index, host)
             device = cupy.empty(host.shape, dtype=host.dtype)
             device.set(view, stream=self.stream)
             items.append(device)
-            keys.append((key, memory))
+            keys.append((key, pinned))
         event = self.stream.record()
-        for key, memory in keys:
-            self.buffers[key] = (memory, event)
+        for key, pinned in keys:
+            self.buffers[key] = (*pinned, event)
         self.slot = 1 - self.slot
         return items, event
 
