@@ -8,7 +8,8 @@ no network) it runs, and writes to DIR:
     layer_bench.txt      python -m minidl.bench --device gpu (PyTorch CUDA beside it if it sees the GPU)
     network_bench.txt    full training steps (forward, loss, backward, Adam) of ParallelLeNet
                          at 128 px, batch 256, and GapNet at 512 px, batch 32, in samples/s,
-                         with PyTorch CUDA eager (float32, cuDNN) and the ratio
+                         with PyTorch CUDA eager (cuDNN) and the ratio: once in strict float32
+                         (TF32 off in both), once with TF32 tensor cores allowed in both
     summary.txt          the three tables and the verdict
 
 and prints the same. Each stage has a time limit so the whole run stays within
@@ -55,8 +56,10 @@ def _synchronize(device, torch=None):
             torch.cuda.synchronize()
 
 
-def _minidl_rate(name, size, batch, device, steps, warmup):
+def _minidl_rate(name, size, batch, device, steps, warmup, tf32=False):
     md.use(device)
+    if device == "gpu":
+        md.backend.allow_tf32(tf32)
     md.manual_seed(0)
     model = build_model(name, image_size=size).to(device)
     optimizer = md.optim.Adam(model.parameters(), lr=1e-3)
@@ -70,11 +73,17 @@ def _minidl_rate(name, size, batch, device, steps, warmup):
         model.zero_grad()
         model.backward(criterion.backward())
         optimizer.step()
-    return _time(step, batch, steps, warmup, lambda: _synchronize(device))
+    try:
+        return _time(step, batch, steps, warmup, lambda: _synchronize(device))
+    finally:
+        if device == "gpu":
+            md.backend.allow_tf32(False)
 
 
-def _torch_rate(name, size, batch, steps, warmup, torch):
+def _torch_rate(name, size, batch, steps, warmup, torch, tf32):
     from minidl.torch_twin import torch_twin
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.benchmark = True  # cuDNN picks its fastest algorithm for these shapes
     model = torch_twin(build_model(name, image_size=size)).cuda()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     criterion = torch.nn.BCEWithLogitsLoss()
@@ -99,6 +108,11 @@ def _time(step, batch, steps, warmup, synchronize):
     return batch * steps / (time.perf_counter() - start)
 
 
+# (label, TF32 allowed): strict float32 first (what the tests check), then TF32
+# tensor cores for the products, which PyTorch's cuDNN convolutions use by default.
+PRECISIONS = (("float32", False), ("TF32", True))
+
+
 def network_table(device, steps, warmup):
     """The training-step table: samples/s of minidl (and PyTorch CUDA eager on the GPU)."""
     torch = None
@@ -108,20 +122,22 @@ def network_table(device, steps, warmup):
             torch = torch if torch.cuda.is_available() else None
         except ImportError:
             pass
-    lines = [f"training steps (forward, BCE, backward, Adam), float32, {steps} timed after {warmup} warm-up, "
+    precisions = PRECISIONS if device == "gpu" else PRECISIONS[:1]
+    lines = [f"training steps (forward, BCE, backward, Adam), {steps} timed after {warmup} warm-up, "
              f"device {device}" + ("" if device == "cpu" or torch else "; PyTorch CUDA not available"),
-             f"{'network':<16} {'input':>9} {'batch':>6} {'minidl samples/s':>17} {'torch samples/s':>16} "
-             f"{'minidl/torch':>13}"]
+             f"{'network':<16} {'input':>9} {'batch':>6} {'products':>9} {'minidl samples/s':>17} "
+             f"{'torch samples/s':>16} {'minidl/torch':>13}"]
     for name, (size, batch) in NETWORKS.items():
-        ours = _minidl_rate(name, size, batch, device, steps, warmup)
-        theirs = None
-        if torch is not None:
-            try:
-                theirs = _torch_rate(name, size, batch, steps, warmup, torch)
-            except NotImplementedError as error:
-                lines.append(f"  ({name}: {error})")
-        lines.append(f"{name:<16} {size:>6} px {batch:>6} {ours:>17.1f} "
-                     + (f"{theirs:>16.1f} {ours / theirs:>12.2f}x" if theirs else f"{'-':>16} {'-':>13}"))
+        for label, tf32 in precisions:
+            ours = _minidl_rate(name, size, batch, device, steps, warmup, tf32)
+            theirs = None
+            if torch is not None:
+                try:
+                    theirs = _torch_rate(name, size, batch, steps, warmup, torch, tf32)
+                except NotImplementedError as error:
+                    lines.append(f"  ({name}: {error})")
+            lines.append(f"{name:<16} {size:>6} px {batch:>6} {label:>9} {ours:>17.1f} "
+                         + (f"{theirs:>16.1f} {ours / theirs:>12.2f}x" if theirs else f"{'-':>16} {'-':>13}"))
     return "\n".join(lines)
 
 

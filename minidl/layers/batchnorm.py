@@ -78,13 +78,18 @@ class _BatchNorm(Module):
         """Per-channel mean (C,), centred input (N, C, L) and biased variance (C,) of x3 (N, C, L);
         the running statistics move towards them (with the unbiased variance, as in PyTorch)."""
         m = x3.shape[0] * x3.shape[2]
-        if m < 2:
-            raise ValueError(f"x needs more than one value per channel in training, got {m}")
+        self.check_batch(m)
         mean = x3.sum(axis=(0, 2)) / m
         xc = x3 - mean[:, None]
         var = backend.get_array_module(x3).einsum("ncl,ncl->c", xc, xc) / m
         self._update_running(mean, var, m)
         return mean, xc, var
+
+    @staticmethod
+    def check_batch(m):
+        """Training statistics need more than one value per channel (an unbiased variance)."""
+        if m < 2:
+            raise ValueError(f"x needs more than one value per channel in training, got {m}")
 
     def _update_running(self, mean, var, m):
         mo = self.momentum

@@ -14,6 +14,7 @@ LAYERS = {
     "conv5x5-s2-p2-batch1": (lambda: md.Conv2d(2, 4, 5, stride=2, padding=2), (1, 2, 13, 10)),
     "conv-nonsquare": (lambda: md.Conv2d(2, 3, (3, 2), stride=(2, 1), padding=(1, 0)), (2, 2, 7, 9)),
     "conv1x1-nobias": (lambda: md.Conv2d(4, 3, 1, bias=False), (2, 4, 5, 5)),
+    "conv-first-layer": (lambda: md.Conv2d(2, 4, 5, padding=2, input_grad=False), (2, 2, 9, 9)),
     "maxpool2": (lambda: md.MaxPool2d(2), (2, 3, 9, 8)),
     "maxpool3-s2-p1": (lambda: md.MaxPool2d(3, stride=2, padding=1), (2, 2, 9, 7)),
     "avgpool2": (lambda: md.AvgPool2d(2), (2, 3, 8, 6)),
@@ -55,6 +56,9 @@ def test_layer_matches_numpy(name, dtype):
     dx = host.backward(dy)
     y_gpu = device(md.to_device(x))
     dx_gpu = device.backward(md.to_device(dy))
+    if dx is None:  # a first layer (input_grad=False): no input gradient on either device
+        assert dx_gpu is None
+        dx, dx_gpu = 0.0, np.zeros(())
     errors = {"y": _rel(y, y_gpu), "dx": _rel(dx, dx_gpu)}
     for (pname, p), (_, q) in zip(host.named_parameters(), device.named_parameters()):
         errors[pname + ".grad"] = _rel(p.grad, q.grad)
@@ -81,3 +85,25 @@ def test_loss_matches_numpy(loss_name, build, dtype):
     grad_gpu = device.backward()
     assert abs(value_gpu - value) <= TOLERANCE[dtype] * abs(value)
     assert _rel(grad, grad_gpu) <= TOLERANCE[dtype]
+
+
+def test_tf32_is_off_unless_allowed():
+    """Strict float32 products match float64 to ~1e-6; TF32 (10-bit mantissa inputs) does not."""
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((256, 512)), rng.standard_normal((512, 256))
+    exact = a @ b
+
+    def error():
+        product = md.to_numpy(md.backend.cupy.matmul(md.to_device(a.astype(np.float32)),
+                                                     md.to_device(b.astype(np.float32))))
+        return np.max(np.abs(product - exact)) / np.max(np.abs(exact))
+    strict = error()
+    md.backend.allow_tf32(True)
+    try:
+        relaxed = error()
+    finally:
+        md.backend.allow_tf32(False)
+    assert strict < 1e-5
+    if md.backend.test_device() is None:  # the fake device computes on the host, in float32
+        assert relaxed > 10 * strict, (strict, relaxed)
+    assert error() == strict
