@@ -24,74 +24,78 @@ typedef double real;
 typedef float real;
 #endif
 
-// im2col: one thread per ENTRY of cols. Flat index t = row * columns + column,
-// row = (c*kh + i)*kw + j and column = (n*Ho + r)*Wo + s (both below 2^31: the
-// caller keeps a chunk's columns under that), so
-//     s = column % Wo,  r = (column / Wo) % Ho,  n = column / (Ho*Wo)
-//     j = row % kw,     i = (row / kw) % kh,     c = row / (kh*kw)
-// and the entry copies input pixel (h, w) = (r*sh + i - ph, s*sw + j - pw), or 0
-// when that pixel lies in the padding. Consecutive threads take consecutive
-// columns, so their writes are coalesced and their reads walk along an image row.
+// im2col: one thread per (channel, column) pair, t = c*columns + column with
+// column = (n*Ho + r)*Wo + s (below 2^31: the caller chunks), so
+//     c = t / columns,  s = column % Wo,  r = (column / Wo) % Ho,  n = column / (Ho*Wo)
+// and the thread writes the kh*kw entries of that column in rows (c, i, j): the
+// input pixel (h, w) = (r*sh + i - ph, s*sw + j - pw), or 0 in the padding.
+// The divisions happen once per thread, not once per entry (a GPU divides by a
+// run-time value in ~20 instructions, 64-bit in software): the inner loops only
+// add. Consecutive threads take consecutive columns, so each of their kh*kw
+// writes is coalesced and their reads walk along an image row.
 extern "C" __global__ void im2col(const real* x, real* cols,
                                   int n_samples, int channels, int height, int width,
                                   int kernel_h, int kernel_w, int stride_h, int stride_w,
                                   int pad_h, int pad_w, int out_h, int out_w)
 {
     const long long columns = (long long)n_samples * out_h * out_w;  // < 2^31: the caller chunks
-    const long long total = (long long)channels * kernel_h * kernel_w * columns;
+    const long long total = (long long)channels * columns;
     for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < total;
          t += (long long)blockDim.x * gridDim.x) {
-        // One 64-bit division; the rest in 32 bits (GPUs divide 64-bit integers in software).
-        const int row = (int)(t / columns);
-        const int column = (int)(t - row * columns);
+        const int c = (int)(t / columns);
+        const int column = (int)(t - c * columns);
         const int s = column % out_w;
         const int r = (column / out_w) % out_h;
         const int n = column / (out_w * out_h);
-        const int j = row % kernel_w;
-        const int i = (row / kernel_w) % kernel_h;
-        const int c = row / (kernel_w * kernel_h);
-        const int h = r * stride_h + i - pad_h;
-        const int w = s * stride_w + j - pad_w;
-        const bool inside = 0 <= h && h < height && 0 <= w && w < width;
-        cols[t] = inside ? x[(((long long)n * channels + c) * height + h) * width + w] : (real)0;
+        const int top = r * stride_h - pad_h;   // the window's first input row and column
+        const int left = s * stride_w - pad_w;
+        const real* image = x + ((long long)n * channels + c) * height * width;
+        real* entry = cols + (long long)c * kernel_h * kernel_w * columns + column;  // row (c, 0, 0)
+        for (int i = 0; i < kernel_h; ++i) {
+            const int h = top + i;
+            const bool row_inside = 0 <= h && h < height;
+            for (int j = 0; j < kernel_w; ++j, entry += columns) {  // next row of cols: (c, i, j + 1)
+                const int w = left + j;
+                *entry = row_inside && 0 <= w && w < width ? image[h * width + w] : (real)0;
+            }
+        }
     }
 }
 
 // col2im: the adjoint of im2col, as a GATHER. One thread per INPUT pixel
-// t = ((n*C + c)*H + h)*W + w, i.e.
-//     w = t % W,  h = (t / W) % H,  c = (t / (H*W)) % C,  n = t / (C*H*W).
+// t = ((n*C + c)*H + h)*W + w, i.e. (one 64-bit division, then 32-bit ones)
+//     (n*C + c) = t / (H*W),  h = (t % (H*W)) / W,  w = t % W.
 // The pixel was copied into column (n, r, s) of row (c, i, j) whenever
 //     h + ph = r*sh + i   and   w + pw = s*sw + j
-// for a valid output pixel 0 <= r < Ho, 0 <= s < Wo. So the thread walks the
-// kernel offsets i (then j), keeps those where (h + ph - i) is a non-negative
-// multiple of sh with r = (h + ph - i) / sh < Ho (likewise for j), and adds the
-// entries up. Every pixel sums only its own entries: no two threads write the
-// same place, so no atomics are needed and the result does not depend on
-// thread order (the sum runs in the fixed order i, j, as the NumPy col2im adds).
+// for a valid output pixel 0 <= r < Ho, 0 <= s < Wo. So the offsets i that read
+// it are i0 = (h + ph) % sh, i0 + sh, i0 + 2 sh, ... < kh, with window rows
+// r = (h + ph - i) / sh falling by one at each step: the loop steps i and r
+// together without dividing, skips r >= Ho and stops at r < 0 (likewise j, s).
+// Every pixel sums only its own entries: no two threads write the same place,
+// so no atomics are needed and the result does not depend on thread order (the
+// sum runs in the fixed order i, j, as the NumPy col2im adds).
 extern "C" __global__ void col2im(const real* cols, real* dx,
                                   int n_samples, int channels, int height, int width,
                                   int kernel_h, int kernel_w, int stride_h, int stride_w,
                                   int pad_h, int pad_w, int out_h, int out_w)
 {
     const long long columns = (long long)n_samples * out_h * out_w;
-    const long long total = (long long)n_samples * channels * height * width;
+    const long long plane = (long long)height * width;
+    const long long total = (long long)n_samples * channels * plane;
     for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < total;
          t += (long long)blockDim.x * gridDim.x) {
-        const int w = (int)(t % width);
-        const int h = (int)((t / width) % height);
-        const int c = (int)((t / ((long long)width * height)) % channels);
-        const int n = (int)(t / ((long long)width * height * channels));
+        const int image = (int)(t / plane);            // n*C + c
+        const int pixel = (int)(t - image * plane);    // h*W + w
+        const int n = image / channels, c = image - n * channels;
+        const int h_padded = pixel / width + pad_h, w_padded = pixel % width + pad_w;
+        const int i0 = h_padded % stride_h, j0 = w_padded % stride_w;
+        const real* sample = cols + (long long)n * out_h * out_w;  // column (n, 0, 0) of row 0
         real sum = 0;
-        for (int i = 0; i < kernel_h; ++i) {
-            const int rows_down = h + pad_h - i;  // = r*sh if window row r reads this pixel at offset i
-            if (rows_down < 0 || rows_down % stride_h != 0 || rows_down / stride_h >= out_h) continue;
-            const int r = rows_down / stride_h;
-            for (int j = 0; j < kernel_w; ++j) {
-                const int cols_right = w + pad_w - j;
-                if (cols_right < 0 || cols_right % stride_w != 0 || cols_right / stride_w >= out_w) continue;
-                const int s = cols_right / stride_w;
-                const long long row = ((long long)c * kernel_h + i) * kernel_w + j;
-                sum += cols[row * columns + ((long long)n * out_h + r) * out_w + s];
+        for (int i = i0, r = (h_padded - i0) / stride_h; i < kernel_h && r >= 0; i += stride_h, --r) {
+            if (r >= out_h) continue;
+            const real* row = sample + (long long)(c * kernel_h + i) * kernel_w * columns + (long long)r * out_w;
+            for (int j = j0, s = (w_padded - j0) / stride_w; j < kernel_w && s >= 0; j += stride_w, --s) {
+                if (s < out_w) sum += row[j * columns + s];
             }
         }
         dx[t] = sum;

@@ -19,7 +19,8 @@ typedef float real;
 #endif
 
 // Forward: output t = ((n*C + c)*Ho + r)*Wo + s, i.e.
-//     s = t % Wo,  r = (t / Wo) % Ho,  plane = t / (Ho*Wo) = n*C + c.
+//     plane = t / (Ho*Wo) = n*C + c,  r = (t % (Ho*Wo)) / Wo,  s = t % Wo
+// (one 64-bit division, then 32-bit ones: GPUs divide 64-bit integers in software).
 // The thread scans its window in order (i, then j) and keeps the first maximum
 // (a later value must be strictly larger to replace it), as NumPy's argmax does;
 // argmax[t] = i*kw + j of the winner. Each thread reads its own window and
@@ -32,9 +33,9 @@ extern "C" __global__ void maxpool_forward(const real* x, real* y, int* argmax,
     const long long total = (long long)planes * out_h * out_w;
     for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < total;
          t += (long long)blockDim.x * gridDim.x) {
-        const int s = (int)(t % out_w);
-        const int r = (int)((t / out_w) % out_h);
-        const long long plane = t / ((long long)out_w * out_h);
+        const long long plane = t / ((long long)out_h * out_w);  // the one 64-bit division
+        const int pixel = (int)(t - plane * out_h * out_w);       // r*Wo + s
+        const int r = pixel / out_w, s = pixel % out_w;
         const real* image = x + plane * height * width;
         real best = 0;
         int best_offset = -1;
@@ -72,9 +73,9 @@ extern "C" __global__ void maxpool_backward(const real* dy, const int* argmax, r
     const long long total = (long long)planes * out_h * out_w;
     for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t < total;
          t += (long long)blockDim.x * gridDim.x) {
-        const int s = (int)(t % out_w);
-        const int r = (int)((t / out_w) % out_h);
-        const long long plane = t / ((long long)out_w * out_h);
+        const long long plane = t / ((long long)out_h * out_w);
+        const int pixel = (int)(t - plane * out_h * out_w);
+        const int r = pixel / out_w, s = pixel % out_w;
         const int offset = argmax[t];
         const int h = r * stride_h + offset / kernel_w - pad_h;
         const int w = s * stride_w + offset % kernel_w - pad_w;
