@@ -90,7 +90,9 @@ def conv2d_backward(layer, dy):
     for start, stop in _sample_chunks(n, c * kh * kw * ho * wo * dy.itemsize, ho * wo):
         cols = im2col(x[start:stop], geometry)
         g = xp.ascontiguousarray(dy[start:stop].transpose(1, 0, 2, 3)).reshape(o, -1)  # (O, n*Ho*Wo)
-        dweight += xp.matmul(g, cols.T)
+        # dW^T = cols @ G^T: the same product as G @ cols^T, which cuBLAS ran 1.3x
+        # slower for ParallelLeNet's 16->32 layer on an H200 (1.73 against 2.26 ms).
+        dweight += xp.matmul(cols, g.T).T
         if dx is not None:
             del cols  # the column gradient takes its memory
             dx[start:stop] = col2im(xp.matmul(weight.T, g), (stop - start,) + x.shape[1:], geometry)
