@@ -120,6 +120,9 @@ def build_parser(model=None, fixed=False, description=None, config=None):
     t.add_argument("--seed", type=int, default=config.seed,
                    help="seeds initialisation, split, batch order, augmentation and dropout")
     t.add_argument("--device", choices=("cpu", "gpu"), default=config.device, help="gpu needs CuPy")
+    t.add_argument("--tf32", action="store_true", default=config.tf32,
+                   help="on the GPU, run float32 matrix products on TF32 tensor cores: 1.2-1.5x faster "
+                        "steps, products to ~1e-3 relative instead of ~1e-7 (as PyTorch's cuDNN default)")
     distributed.add_arguments(t)
     t.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
                    help="network constructor option, e.g. variant=pl (repeatable)")

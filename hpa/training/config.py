@@ -74,6 +74,7 @@ class TrainConfig:
     seed: int = 0
     # the run
     device: str = "cpu"
+    tf32: bool = False              # GPU: float32 products on TF32 tensor cores (minidl.backend.allow_tf32)
     out: str = None                 # None: runs/<model>-<time>
     resume: str = None              # last.npz of an interrupted run
     checkpoint_every: float = 10.0  # minutes between mid-epoch checkpoints; 0: every batch
@@ -120,6 +121,8 @@ class TrainConfig:
         parse_intensity(self.intensity)
         augment_names(self.augment)
         augment_names(self.oversample_augment)
+        if self.tf32 and self.device != "gpu":
+            raise HpaError("--tf32 needs --device gpu (TF32 is a mode of the GPU's tensor cores)")
         if not 0 <= self.momentum < 1:
             raise HpaError(f"--momentum must be in [0, 1), got {self.momentum}")
         if not 0 < self.gamma < 1 and self.schedule == "plateau":

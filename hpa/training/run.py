@@ -125,6 +125,8 @@ def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print, group
     if config.distributed and config.sync_batchnorm:
         model = SyncBatchNorm.convert_sync_batchnorm(model, group)
     model.to(config.device)
+    if config.device == "gpu":
+        md.backend.allow_tf32(config.tf32)
     if config.init:
         load_init(model, config.init, config.model)
     meta = {"model": config.model, "model_options": config.model_options, "image_size": config.image_size,

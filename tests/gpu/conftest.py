@@ -40,10 +40,11 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def on_gpu():
-    """'gpu' is the current device during each test."""
+    """'gpu' is the current device during each test, with strict float32 products (no TF32) after it."""
     previous = backend.device()
     backend.use("gpu")
     try:
         yield
     finally:
+        backend.allow_tf32(False)
         backend.use(previous)

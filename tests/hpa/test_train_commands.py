@@ -214,6 +214,7 @@ def test_kfold_trains_each_fold(data, tmp_path):
     (["--freeze-features"], "--init"),
     (["--resume", "/no/such/last.npz"], "does not exist"),
     (["--model-option", "nonsense"], "KEY=VALUE"),
+    (["--tf32"], "--tf32 needs --device gpu"),
 ])
 def test_bad_options_are_one_line_errors(data, tmp_path, capsys, args, message):
     argv = args if "--data" in args else ["--data", str(data), *args]
