@@ -114,8 +114,8 @@ def test_matches_torch_optim(cls, torch_name, kwargs, dtype, rtol):
     assert all(p.data.dtype == dtype for p in params)
 
 
-@pytest.mark.parametrize("cls, kwargs", [(Adam, dict(lr=1e-2)), (Adam, dict(lr=1e-2, weight_decay=0.1)),
-                                         (AdamW, dict(lr=3e-2, weight_decay=0.3))])
+@pytest.mark.parametrize("cls, kwargs", [(Adam, {"lr": 1e-2}), (Adam, {"lr": 1e-2, "weight_decay": 0.1}),
+                                         (AdamW, {"lr": 3e-2, "weight_decay": 0.3})])
 def test_adam_in_blocks_changes_no_bit(cls, kwargs):
     """The host update in cache-sized blocks (7 parameters here: blocks of a matrix row and
     more, and a short last one) equals the whole-array update exactly, step after step;
