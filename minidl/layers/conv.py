@@ -53,7 +53,8 @@ short for BLAS.
 
 One code serves both paths: im2col copies kc kernel columns and the product
 folds f of them, (kc, f) = (kw, 1) plain or (1, kw) folded; with f = 1 there is
-nothing to shift.
+nothing to shift. A ``ConvPlan`` (``conv_plan``) names these numbers and the
+rest of the geometry for one input shape.
 
 Layout. cols is K by columns, so the im2col copy and col2im move image rows as
 long contiguous runs; with stride 1 the runs span whole padded rows
@@ -73,6 +74,7 @@ chunk, however many convolutions it has.
 from minidl import backend, init
 from minidl.kernels import device_layers
 from minidl.layers import windows
+from minidl.layers.conv_plan import ConvPlan
 from minidl.module import Module, Parameter
 
 # Preferred size of a chunk's columns. Smaller chunks stay in cache (4-8 MiB run
@@ -125,34 +127,25 @@ class Conv2d(Module):
         # PyTorch bounds the bias like the weight: by 1/sqrt(fan_in).
         self.bias = Parameter(init.uniform(out_channels, 1 / init.fan_in(shape) ** 0.5)) if bias else None
 
-    def _split(self):
-        """(kc, f): im2col copies kc kernel columns, the product folds f of them; kc * f = kw."""
-        kw = self.kernel_size[1]
-        return (1, kw) if self.fold else (kw, 1)
+    def _plan(self, x_shape):
+        return ConvPlan.of(self, x_shape)
 
-    def _geometry(self, x_shape):
-        """Output rows Ho and width Wo, and the computed row width Wr >= Wo (windows.row_width)."""
-        ho, wo = windows.output_size(x_shape, self.kernel_size, self.stride, self.padding)
-        return ho, wo, windows.row_width(x_shape, self.kernel_size, self.stride, self.padding)
-
-    def _chunks(self, x_shape, dtype):
+    def _chunks(self, x_shape, dtype, plan):
         """Chunks of (samples, output rows): their columns and products stay within the budget."""
-        ho, _, wr = self._geometry(x_shape)
-        kc, f = self._split()
-        row_bytes = dtype.itemsize * wr * (x_shape[1] * self.kernel_size[0] * kc + f * self.out_channels)
-        return windows.chunks(x_shape[0], ho, row_bytes, CHUNK_BYTES, self.memory_budget)
+        return windows.chunks(x_shape[0], plan.out_rows, plan.row_bytes(dtype.itemsize), CHUNK_BYTES,
+                              self.memory_budget)
 
-    def _weight_matrix(self, dtype):
+    def _weight_matrix(self, dtype, plan):
         """W (O, C, kh, kw) as the (f*O, C*kh*kc) matrix Wf[(jf, o), (c, i, jc)], j = jc*f + jf."""
         o, c, kh, _ = self.weight.shape
-        kc, f = self._split()
-        weight = self.weight.data.astype(dtype, copy=False).reshape(o, c, kh, kc, f)
-        return weight.transpose(4, 0, 1, 2, 3).reshape(f * o, c * kh * kc)
+        weight = self.weight.data.astype(dtype, copy=False).reshape(
+            o, c, kh, plan.copied_kernel_cols, plan.folded_kernel_cols)
+        return weight.transpose(4, 0, 1, 2, 3).reshape(plan.prod_rows, plan.col_rows)
 
-    def _windows(self, xpad, x_shape):
+    def _windows(self, xpad, plan):
         """The (N, C, kh, kc, Ho, Wr) window view im2col copies from."""
-        ho, _, wr = self._geometry(x_shape)
-        return windows.window_view(xpad, (self.kernel_size[0], self._split()[0]), self.stride, ho, wr)
+        return windows.window_view(xpad, (self.kernel_size[0], plan.copied_kernel_cols), self.stride,
+                                   plan.out_rows, plan.row_width)
 
     def forward(self, x):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
@@ -161,23 +154,22 @@ class Conv2d(Module):
             return device_layers.conv2d_forward(self, x)
         xp = backend.get_array_module(x)
         n, o = x.shape[0], self.out_channels
-        ho, wo, wr = self._geometry(x.shape)
-        kc, f = self._split()
-        # Junk columns (wr > wo) read up to kc - 1 past the last row: one more zero row.
-        xpad = windows.pad(x, self.padding, extra_rows=int(wr > wo and kc > 1))
-        view = self._windows(xpad, x.shape)
-        weight = self._weight_matrix(x.dtype)
-        y = xp.empty((n, o, ho, wo), dtype=x.dtype)
-        for samples, rows in self._chunks(x.shape, x.dtype):
+        plan = self._plan(x.shape)
+        wo, wr, folded = plan.out_cols, plan.row_width, plan.folded_kernel_cols
+        xpad = windows.pad(x, self.padding, extra_rows=plan.extra_rows)
+        view = self._windows(xpad, plan)
+        weight = self._weight_matrix(x.dtype, plan)
+        y = xp.empty((n, o, plan.out_rows, wo), dtype=x.dtype)
+        for samples, rows in self._chunks(x.shape, x.dtype, plan):
             chunk = view[samples, :, :, :, rows]
             cols = windows.im2col(chunk)
             t = cols.shape[1]
-            prod = windows.workspace("prod", (f * o, t), x.dtype, x)
+            prod = windows.workspace("prod", (plan.prod_rows, t), x.dtype, x)
             xp.matmul(weight, cols, out=prod)
-            prod = prod.reshape(f, o, t)
+            prod = prod.reshape(folded, o, t)
             # Z[j] holds kernel column j's share of output column s at column s + j:
             # add it in shifted left. The last j columns get no share, but they are junk.
-            for j in range(1, f):
+            for j in range(1, folded):
                 prod[0, :, :t - j] += prod[j, :, j:]
             # (O, n, rows, Wr) -> (n, O, rows, Wo): drop the junk columns on the way out.
             out = prod[0].reshape(o, chunk.shape[0], -1, wr)[..., :wo].transpose(1, 0, 2, 3)
@@ -195,41 +187,47 @@ class Conv2d(Module):
         xp = backend.get_array_module(dy)
         (ph, pw), o = self.padding, self.out_channels
         h, w = x_shape[2:]
-        _, wo, wr = self._geometry(x_shape)
-        kc, f = self._split()
-        view = self._windows(xpad, x_shape)
+        plan = self._plan(x_shape)
+        wo, wr, folded = plan.out_cols, plan.row_width, plan.folded_kernel_cols
+        view = self._windows(xpad, plan)
         if self.input_grad:
             dxpad = xp.zeros(xpad.shape, dtype=dy.dtype)
-            dview = self._windows(dxpad, x_shape)
-        weight = self._weight_matrix(dy.dtype)
+            dview = self._windows(dxpad, plan)
+        weight = self._weight_matrix(dy.dtype, plan)
         # A C-ordered copy of Wf^T (small): OpenBLAS ran the column-gradient
         # product 1.2x slower with the transposed view.
         weight_t = xp.ascontiguousarray(weight.T) if self.input_grad else None
         # Accumulate dWf (f*O, C*kh*kc) or its transpose, whichever has more rows (module docstring).
-        g_first = weight.shape[0] >= weight.shape[1]
-        dweight = xp.zeros(weight.shape if g_first else weight.shape[::-1], dtype=dy.dtype)
+        grad_first = plan.prod_rows >= plan.col_rows
+        dweight = xp.zeros(weight.shape if grad_first else weight.shape[::-1], dtype=dy.dtype)
         dbias = xp.zeros(o, dtype=dy.dtype) if self.bias is not None else None
-        for samples, rows in self._chunks(x_shape, dy.dtype):
+        for samples, rows in self._chunks(x_shape, dy.dtype, plan):
             chunk = view[samples, :, :, :, rows]
             cols = windows.im2col(chunk)
             t = cols.shape[1]
-            g = windows.workspace("grad", (f, o, t), dy.dtype, dy)
-            g0 = g[0].reshape(o, chunk.shape[0], -1, wr)  # G as (O, n, rows, Wr)
-            g0[..., :wo] = dy[samples, :, rows].transpose(1, 0, 2, 3)
-            g0[..., wo:] = 0  # junk columns: no gradient
-            for j in range(1, f):  # Gs: copy j of G moves right by j, to where kernel column j read
-                g[j, :, :j] = 0  # nothing to its left
-                g[j, :, j:] = g[0, :, :t - j]
+            shifted = windows.workspace("grad", (folded, o, t), dy.dtype, dy)  # Gs, one copy of G per j
+            grad = shifted[0].reshape(o, chunk.shape[0], -1, wr)  # G as (O, n, rows, Wr)
+            grad[..., :wo] = dy[samples, :, rows].transpose(1, 0, 2, 3)
+            grad[..., wo:] = 0  # junk columns: no gradient
+            # Gs: copy j of G moves right by j, to where kernel column j read. Each
+            # copy is made as ONE flat run (2-D copies shifted within one buffer ran
+            # 6-9x slower in NumPy): the last j values of each row of G then wrap
+            # into the first j of the next row instead of zeros, but they are junk
+            # columns (j <= kw - 1 = Wr - Wo), zero already.
+            flat = shifted.reshape(folded, o * t)
+            for j in range(1, folded):
+                flat[j, :j] = 0  # nothing to the left of the first row
+                flat[j, j:] = flat[0, :o * t - j]
             if dbias is not None:
-                dbias += g[0].sum(axis=1)  # while G is in cache
-            g = g.reshape(f * o, t)
-            dweight += xp.matmul(g, cols.T) if g_first else xp.matmul(cols, g.T)
+                dbias += shifted[0].sum(axis=1)  # while G is in cache
+            shifted = shifted.reshape(plan.prod_rows, t)
+            dweight += xp.matmul(shifted, cols.T) if grad_first else xp.matmul(cols, shifted.T)
             if self.input_grad:  # cols is spent: the column gradient overwrites it in the workspace.
-                windows.col2im(xp.matmul(weight_t, g, out=cols), dview[samples, :, :, :, rows])
-        dweight = dweight if g_first else dweight.T
+                windows.col2im(xp.matmul(weight_t, shifted, out=cols), dview[samples, :, :, :, rows])
+        dweight = dweight if grad_first else dweight.T
         # dWf[(jf, o), (c, i, jc)] -> dW[o, c, i, j]: the inverse of _weight_matrix.
-        dweight = dweight.reshape(f, o, x_shape[1], self.kernel_size[0], kc).transpose(1, 2, 3, 4, 0)
-        self.weight.grad += dweight.reshape(self.weight.shape)
+        dweight = dweight.reshape(folded, o, x_shape[1], self.kernel_size[0], plan.copied_kernel_cols)
+        self.weight.grad += dweight.transpose(1, 2, 3, 4, 0).reshape(self.weight.shape)
         if dbias is not None:
             self.bias.grad += dbias
         return dxpad[:, :, ph:ph + h, pw:pw + w] if self.input_grad else None

