@@ -33,8 +33,13 @@ NCCL group does (``pip install -e '.[distributed]'``).
 from minidl.distributed.data_parallel import DistributedDataParallel
 from minidl.distributed.failure import abort_on_failure
 from minidl.distributed.gradients import GradientAllReduce, broadcast_module
-from minidl.distributed.group import (ProcessGroup, SingleProcessGroup, get_process_group, init_process_group,
-                                      set_process_group)
+from minidl.distributed.group import (
+    ProcessGroup,
+    SingleProcessGroup,
+    get_process_group,
+    init_process_group,
+    set_process_group,
+)
 from minidl.distributed.sharding import loss_scale, shard, shard_bounds
 from minidl.distributed.sync_batchnorm import SyncBatchNorm
 
