@@ -49,13 +49,6 @@ def _stage(command, limit):
     return done.returncode == 0, done.stdout + done.stderr
 
 
-def _synchronize(device, torch=None):
-    if device == "gpu":
-        md.backend.cupy.cuda.Device().synchronize()
-        if torch is not None:
-            torch.cuda.synchronize()
-
-
 def _minidl_rate(name, size, batch, device, steps, warmup, tf32=False):
     md.use(device)
     if device == "gpu":
@@ -74,7 +67,7 @@ def _minidl_rate(name, size, batch, device, steps, warmup, tf32=False):
         model.backward(criterion.backward())
         optimizer.step()
     try:
-        return _time(step, batch, steps, warmup, lambda: _synchronize(device))
+        return _time(step, batch, steps, warmup, lambda: md.backend.synchronize(device))
     finally:
         if device == "gpu":
             md.backend.allow_tf32(False)

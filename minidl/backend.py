@@ -149,10 +149,17 @@ def allow_tf32(enabled=True):
     TF32 in cuDNN's convolutions by default (``torch.backends.cudnn.allow_tf32``).
     """
     _require_gpu()
-    if type(cupy).__name__ == "FakeNamespace":  # the fake device computes on the host: nothing to switch
+    if test_device():  # the fake device computes on the host: nothing to switch
         return
     from cupy._core import _routines_linalg
     _routines_linalg.set_compute_type(numpy.float32, _COMPUTE_TYPE_TF32 if enabled else _COMPUTE_TYPE_DEFAULT)
+
+
+def synchronize(device=None):
+    """Wait until the work queued on ``device`` (default: the current one) is done: a timer
+    around GPU code otherwise measures only the kernels' launch. Nothing to wait for on the CPU."""
+    if _normalise_device(device or _device) == "gpu":
+        cupy.cuda.Device().synchronize()
 
 
 def get_default_dtype():

@@ -78,12 +78,6 @@ MINIDL = {
 }
 
 
-def _synchronize(device):
-    """Wait for the GPU's queued work, so a timer measures the work, not its launch."""
-    if device == "gpu":
-        backend.cupy.cuda.Device().synchronize()
-
-
 def minidl_step(case, dtype, device="cpu"):
     """A function running forward + backward once, or None if the layer is not available."""
     module_name, class_name, build = MINIDL[case["kind"]]
@@ -98,7 +92,7 @@ def minidl_step(case, dtype, device="cpu"):
     def step():
         layer(x)
         layer.backward(dy)
-        _synchronize(device)
+        backend.synchronize(device)
     return step
 
 

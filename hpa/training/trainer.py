@@ -167,8 +167,7 @@ class Trainer:
         self.train_loader.set_epoch(epoch, start_batch=first)
         start, done = time.perf_counter(), 0
         # On the GPU the next batch is copied (pinned memory, second stream) while this one trains.
-        batches = md.DevicePrefetcher(self.train_loader, "gpu") if self.device == "gpu" else self.train_loader
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{self.config.epochs}", unit="batch",
+        bar = tqdm(md.DevicePrefetcher(self.train_loader, self.device), desc=f"epoch {epoch + 1}/{self.config.epochs}", unit="batch",
                    leave=False, dynamic_ncols=True, initial=first, total=len(self.train_loader),
                    disable=not self.is_root)
         for batch, (x, y) in enumerate(bar, start=first):

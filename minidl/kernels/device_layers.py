@@ -155,11 +155,12 @@ def channel_sums(x3):
     return x3.sum(axis=2).sum(axis=0)
 
 
-def _centred_square_sums(x3, mean):
-    """sum over N and L of (x - mean)^2 per channel, through one temporary the size of x3."""
+def _centred_product_sums(x3, mean, other=None):
+    """Per channel, the sum over N and L of (x - mean) * other, ``other`` (N, C, L) defaulting
+    to (x - mean) itself: through one temporary the size of x3."""
     xp = backend.get_array_module(x3)
     xc = x3 - mean[:, None]
-    xp.multiply(xc, xc, out=xc)
+    xp.multiply(xc, xc if other is None else other, out=xc)
     return channel_sums(xc)
 
 
@@ -172,7 +173,7 @@ def batchnorm_forward(layer, x):
     if layer.training:
         layer.check_batch(m)
         mean = channel_sums(x3) / m
-        var = _centred_square_sums(x3, mean) / m  # two passes: no cancellation as in E[x^2] - E[x]^2
+        var = _centred_product_sums(x3, mean) / m  # two passes: no cancellation as in E[x^2] - E[x]^2
         layer._update_running(mean, var, m)
     else:
         mean = xp.ascontiguousarray(layer.running_mean, dtype=x.dtype)
@@ -192,10 +193,7 @@ def batchnorm_backward(layer, dy):
     x3, mean, inv_std, gamma, m, training = layer.saved()
     g = xp.ascontiguousarray(dy).reshape(x3.shape)
     dbeta = channel_sums(g)
-    xc_g = x3 - mean[:, None]
-    xc_g *= g
-    dgamma = channel_sums(xc_g) * inv_std
-    del xc_g
+    dgamma = _centred_product_sums(x3, mean, g) * inv_std
     layer.bias.grad += dbeta
     layer.weight.grad += dgamma
     layer.free_saved()
