@@ -1,6 +1,7 @@
 """Shared by every test folder: this folder is on ``sys.path``, so helpers such
-as :mod:`parity` import by name. The ``fake_device`` fixture lets a test run
-minidl's GPU paths on the fake CUDA device."""
+as :mod:`parity` and :mod:`tiny_runs` import by name. The ``fake_device`` fixture
+lets a test run minidl's GPU paths on the fake CUDA device; ``tiny_synthetic`` is
+a small synthetic data set for the hpa commands (tests/hpa and tests/gpu)."""
 import pytest
 
 from minidl import backend
@@ -21,3 +22,12 @@ def fake_device():
         backend.use("cpu")
         backend.install_test_device(*previous)
         backend.use(device)
+
+
+@pytest.fixture(scope="module")
+def tiny_synthetic(tmp_path_factory):
+    """96 synthetic samples of 64 px in the Kaggle layout, made once per test module."""
+    from hpa.synthetic.generate import generate  # here: the engine's tests never need hpa
+    folder = tmp_path_factory.mktemp("synthetic")
+    generate(folder, n=96, size=64, seed=3, progress=False)
+    return folder

@@ -2,23 +2,12 @@
 DevicePrefetcher's pinned buffers and copy stream), exact resume, ``hpa.evaluate``."""
 import numpy as np
 import pytest
+from tiny_runs import TINY_LENET
 
 import minidl as md
 from hpa import cli, evaluate, train
-from hpa.synthetic import generate
 
 pytestmark = pytest.mark.gpu
-
-TINY = ["--model", "parallel_lenet", "--val-fraction", "0.25", "--image-size", "32", "--batch-size", "16",
-        "--model-option", "branch_features=8", "--model-option", "conv_channels=[4,8]",
-        "--model-option", "hidden=[16,16]", "--early-stopping", "0"]
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("synthetic")
-    generate(folder, n=96, size=64, seed=3, progress=False)
-    return folder
 
 
 def test_prefetched_batches_arrive_intact_and_in_order():
@@ -33,10 +22,10 @@ def test_prefetched_batches_arrive_intact_and_in_order():
         np.testing.assert_array_equal(md.to_numpy(dy), y)
 
 
-def test_training_on_the_gpu_resumes_exactly_and_evaluates(data, tmp_path, capsys):
+def test_training_on_the_gpu_resumes_exactly_and_evaluates(tiny_synthetic, tmp_path, capsys):
     def run(*args):
-        return cli.run(train.main, ["--device", "gpu", "--data", str(data), "--cache-dir", str(tmp_path / "cache"),
-                                    *TINY, *args])
+        return cli.run(train.main, ["--device", "gpu", "--data", str(tiny_synthetic), "--cache-dir", str(tmp_path / "cache"),
+                                    *TINY_LENET, *args])
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert run("--epochs", "2", "--out", str(straight)) == 0
     assert run("--epochs", "1", "--out", str(split)) == 0
@@ -46,16 +35,16 @@ def test_training_on_the_gpu_resumes_exactly_and_evaluates(data, tmp_path, capsy
             if key != "meta.json":
                 np.testing.assert_array_equal(a[key], b[key], err_msg=key)
     capsys.readouterr()
-    assert cli.run(evaluate.main, ["--checkpoint", str(straight / "best.npz"), "--data", str(data),
+    assert cli.run(evaluate.main, ["--checkpoint", str(straight / "best.npz"), "--data", str(tiny_synthetic),
                                    "--cache-dir", str(tmp_path / "cache"), "--device", "gpu",
                                    "--out", str(tmp_path / "eval")]) == 0
     assert "macro F1" in capsys.readouterr().out
 
 
-def test_training_with_tf32_completes_with_finite_losses(data, tmp_path):
+def test_training_with_tf32_completes_with_finite_losses(tiny_synthetic, tmp_path):
     """--tf32: the products on tensor cores; the run completes and its losses stay finite."""
     out = tmp_path / "tf32"
-    assert cli.run(train.main, ["--device", "gpu", "--tf32", "--data", str(data), "--cache-dir",
-                                str(tmp_path / "cache"), *TINY, "--epochs", "1", "--out", str(out)]) == 0
+    assert cli.run(train.main, ["--device", "gpu", "--tf32", "--data", str(tiny_synthetic), "--cache-dir",
+                                str(tmp_path / "cache"), *TINY_LENET, "--epochs", "1", "--out", str(out)]) == 0
     rows = (out / "metrics.csv").read_text().splitlines()
     assert len(rows) == 2 and "nan" not in rows[1].lower()
