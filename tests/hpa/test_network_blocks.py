@@ -8,7 +8,7 @@ import pytest
 from parity import assert_torch_parity, copy_into, random_array
 
 from hpa.models.densenet import DenseBlock, DenseLayer
-from hpa.models.gapnet import GapTaps
+from hpa.models.gapnet import GapNet, GapTaps
 from minidl.gradcheck import check_module
 from minidl.layers import BatchNorm2d, Conv2d, ReLU, Sequential, Sigmoid
 
@@ -75,6 +75,34 @@ def test_gap_taps_matches_torch():
                     Sequential(Conv2d(4, 5, 3, stride=2), BatchNorm2d(5), ReLU())])
     copy_into(ours, ref)
     assert_torch_parity(ours, ref, random_array((2, 3, 9, 8)), torch)
+
+
+@pytest.mark.parametrize("variant", ["bn", "pl"])
+def test_gapnet_pooling_before_the_activation_gives_exactly_activation_then_pooling(variant):
+    """Blocks 1 and 2 end in max pool -> activation; the textbook order, activation -> max pool,
+    gives bit-identical outputs and gradients, ties included (channel 0 of the first
+    convolution is constant, so every one of its pooling windows is a 4-way tie)."""
+    def build(pool_first):
+        model = GapNet(image_size=32, variant=variant, widths=(3, 4, 5), convs=(1, 2, 1), hidden=6,
+                       dropout=0.0).astype(np.float64)
+        first_conv = model.features.stages[0][-3]
+        first_conv.weight.data[0] = 0
+        first_conv.bias.data[0] = 0.7
+        if not pool_first:
+            for stage in model.features.stages[:2]:
+                names, layers = list(stage._modules), list(stage._modules.values())
+                assert type(layers[-2]).__name__ == "MaxPool2d"
+                layers[-2], layers[-1] = layers[-1], layers[-2]
+                stage._modules = dict(zip(names, layers))
+        return model
+
+    x, dy = random_array((2, 4, 32, 32), 3), random_array((2, 28), 4)
+    ours, textbook = build(True), build(False)
+    textbook.load_state_dict(ours.state_dict())
+    np.testing.assert_array_equal(ours(x), textbook(x))
+    np.testing.assert_array_equal(ours.backward(dy), textbook.backward(dy))
+    for (name, p), (_, q) in zip(ours.named_parameters(), textbook.named_parameters()):
+        np.testing.assert_array_equal(p.grad, q.grad, err_msg=name)
 
 
 # --- DenseBlock ----------------------------------------------------------------------------
