@@ -154,20 +154,19 @@ def _torch_step(name, state, x, y, channels_last, threads):
 
 
 def _worker(conn, framework, name, state, x, y, threads, warmup):
-    """Build one engine's step, warm up, then time one step per "step" message; "stop" -> peak RSS."""
+    """Build one engine's step, warm up, then answer "step" (ms of one step), "peak" (sgemm GFLOP/s), "stop" (RSS)."""
     if framework == "minidl":
-        peak = sgemm_peak()
         base = _rss_mib()
         step = _minidl_step(name, state, x, y)
     else:
         importlib.import_module("torch")  # counted in the baseline, not in the network's memory
-        peak, base = None, _rss_mib()
+        base = _rss_mib()
         step = _torch_step(name, state, x, y, framework.endswith("channels_last"), threads)
     for _ in range(warmup):
         step()
-    conn.send(("ready", peak))
-    while conn.recv() == "step":
-        conn.send(_seconds(step) * 1e3)
+    conn.send("ready")
+    while (message := conn.recv()) != "stop":
+        conn.send(_seconds(step) * 1e3 if message == "step" else sgemm_peak())
     conn.send((_peak_rss_mib(), base))
 
 
@@ -190,7 +189,12 @@ def measure(name, frameworks, repeat, warmup, threads):
         os.environ["MINIDL_KEEP_FREED_MEMORY"] = "1" if framework == "minidl" else "0"
         process.start()
         workers[framework] = (parent, process)
-    peak = [parent.recv()[1] for parent, _ in workers.values()][0]
+    for parent, _ in workers.values():
+        parent.recv()  # "ready": built and warmed up
+    # The peak is measured once every worker is idle: while the others still
+    # imported and warmed up, it read half of what it reads alone.
+    workers["minidl"][0].send("peak")
+    peak = workers["minidl"][0].recv()
     times = {f: [] for f in frameworks}
     for _ in range(repeat):  # in turns: every engine sees the same load
         for framework, (parent, _) in workers.items():
