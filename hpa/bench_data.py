@@ -1,14 +1,23 @@
 """Benchmark the data pipeline: cache building and batch loading.
 
     python -m hpa.bench_data [--n 512] [--sizes 128 512] [--batch-size 32] [--workers 2]
+                             [--train parallel_lenet gapnet]
 
-Prints two tables:
+Prints three tables:
 
 * cache build: samples/s decoding a generated Kaggle-layout folder of random
   512x512 PNGs into a cache of each size (:func:`hpa.data.cache.build_cache`);
 * loader: samples/s delivered by :class:`hpa.data.loader.BatchLoader` over a
   memmapped uint8 array of random images, with the default augmentation and
   without any, for each size.
+
+* loader against training: for each network of ``--train`` (``NAME`` at its
+  registry size and batch, or ``NAME:SIZE``), the samples/s of its float32
+  training step (forward, BCE loss, backward, Adam; median of ``--steps``
+  after one warm-up) next to the loader's with the default augmentation at
+  that size, their ratio, and the share of one core the loader's threads
+  take while feeding the step at its pace (the step's rate over the loader's
+  samples per CPU-second).
 
 The consumer does nothing with the batches, so the loader figures are the
 most it can feed a training loop. Other processes on the machine slow every
@@ -29,7 +38,10 @@ from hpa.data.cache import build_cache
 from hpa.data.dataset import open_dataset
 from hpa.data.labels import CHANNELS, NUM_CLASSES
 from hpa.data.loader import BatchLoader
+from hpa.models import MODELS, build_model
 from minidl.atomic import atomic_write_text
+from minidl.losses import BCEWithLogitsLoss
+from minidl.optim import Adam
 
 SOURCE_SIZE = 512
 
@@ -45,13 +57,29 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, default=3, help="measurements per figure (default 3)")
     parser.add_argument("--seconds", type=float, default=2.0,
                         help="minimum duration of one loader measurement (default 2)")
+    parser.add_argument("--train", nargs="*", default=["parallel_lenet", "gapnet"], metavar="NAME[:SIZE]",
+                        help="networks whose training step the loader is compared with "
+                             "(default: parallel_lenet gapnet, each at its registry size; none skips it)")
+    parser.add_argument("--steps", type=int, default=3, help="timed training steps per network (default 3)")
     args = parser.parse_args(argv)
-    for name in ("n", "batch_size", "repeats"):
+    args.train = [_train_spec(parser, spec) for spec in args.train]
+    args.sizes = list(dict.fromkeys(args.sizes + [size for _, size in args.train]))
+    for name in ("n", "batch_size", "repeats", "steps"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.workers < 0 or args.cache_n < 0 or min(args.sizes) < 1:
         parser.error("--workers, --cache-n and --sizes must not be negative")
     return args
+
+
+def _train_spec(parser, spec):
+    """``NAME`` or ``NAME:SIZE`` -> (name, size), the size defaulting to the registry's."""
+    name, _, size = spec.partition(":")
+    if name not in MODELS:
+        parser.error(f"--train: unknown network {name!r}; choose from {', '.join(MODELS)}")
+    if size and not (size.isdigit() and int(size) > 0):
+        parser.error(f"--train: {spec!r}: the size after ':' must be a positive number of pixels")
+    return name, int(size) if size else MODELS[name].image_size
 
 
 def write_kaggle_folder(root, n, rng):
@@ -102,12 +130,50 @@ def loader_rate(loader, seconds):
             return samples / elapsed, samples / (time.process_time() - start_cpu)
 
 
+def training_rate(name, size, steps, rng):
+    """(batch, samples/s) of one float32 training step of network ``name`` at ``size`` px:
+    forward, BCE-with-logits loss, backward and an Adam update, median of ``steps``."""
+    batch = MODELS[name].batch_size
+    model = build_model(name, image_size=size)
+    x = rng.standard_normal((batch, len(CHANNELS), size, size), dtype=np.float32)
+    y = (rng.random((batch, NUM_CLASSES)) < 0.1).astype(np.float32)
+    criterion, optimizer = BCEWithLogitsLoss(), Adam(model.parameters())
+
+    def step():
+        criterion(model(x), y)
+        model.zero_grad()
+        model.backward(criterion.backward())
+        optimizer.step()
+
+    step()  # warm-up: workspaces and first-touch memory
+    seconds = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        seconds.append(time.perf_counter() - start)
+    return batch, batch / statistics.median(seconds)
+
+
+def bench_training(args, augmented, rng):
+    if not args.train:
+        return
+    print("loader against training (the loader with the default augmentation, the step in float32)")
+    print(f"{'size':>6} {'network':>15} {'batch':>6} {'train samples/s':>16} {'loader samples/s':>17} "
+          f"{'loader/train':>13} {'loader CPU share':>17}")
+    for name, size in args.train:
+        batch, rate = training_rate(name, size, args.steps, rng)
+        loader, per_cpu = augmented[size]
+        print(f"{size:>6} {name:>15} {batch:>6} {rate:>16.1f} {loader:>17.0f} {loader / rate:>12.1f}x "
+              f"{100 * rate / per_cpu:>15.1f}%")
+
+
 def bench_loader(args, tmp, rng):
     print(f"loader (batch {args.batch_size}, {args.workers} worker threads, {args.n} memmapped images; "
           f"default augmentation = {default_augmentation()!r})")
     print("(per CPU-second: samples per second of CPU time used by this process, which other")
     print(" processes do not take away; the wall-clock rate can reach it times the free cores)")
     print(f"{'size':>6} {'augmentation':>13} {'samples/s best':>15} {'median':>8} {'per CPU-second':>15}")
+    augmented = {}  # size -> (median samples/s, samples per CPU-second) with the default augmentation
     for size in args.sizes:
         path = os.path.join(tmp, f"images_{size}.npy")
         images = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(args.n, 4, size, size))
@@ -122,7 +188,10 @@ def bench_loader(args, tmp, rng):
             rates, cpu_rates = zip(*(loader_rate(loader, args.seconds) for _ in range(args.repeats)))
             print(f"{size:>6} {name:>13} {max(rates):>15.0f} {statistics.median(rates):>8.0f} "
                   f"{statistics.median(cpu_rates):>15.0f}")
+            if name == "default":
+                augmented[size] = statistics.median(rates), statistics.median(cpu_rates)
         os.remove(path)
+    return augmented
 
 
 def main(argv=None):
@@ -131,7 +200,8 @@ def main(argv=None):
     print(f"{os.cpu_count()} CPUs, load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     with tempfile.TemporaryDirectory(prefix="hpa_bench_") as tmp:
         bench_cache(args, tmp, rng)
-        bench_loader(args, tmp, rng)
+        augmented = bench_loader(args, tmp, rng)
+        bench_training(args, augmented, rng)
     print(f"load average at the end {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
