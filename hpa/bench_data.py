@@ -33,15 +33,14 @@ import time
 import numpy as np
 from PIL import Image
 
+from hpa.bench_step import training_step
 from hpa.data.augment import default_augmentation
 from hpa.data.cache import build_cache
 from hpa.data.dataset import open_dataset
 from hpa.data.labels import CHANNELS, NUM_CLASSES
 from hpa.data.loader import BatchLoader
-from hpa.models import MODELS, build_model
+from hpa.models import MODELS
 from minidl.atomic import atomic_write_text
-from minidl.losses import BCEWithLogitsLoss
-from minidl.optim import Adam
 
 SOURCE_SIZE = 512
 
@@ -130,21 +129,11 @@ def loader_rate(loader, seconds):
             return samples / elapsed, samples / (time.process_time() - start_cpu)
 
 
-def training_rate(name, size, steps, rng):
-    """(batch, samples/s) of one float32 training step of network ``name`` at ``size`` px:
-    forward, BCE-with-logits loss, backward and an Adam update, median of ``steps``."""
+def training_rate(name, size, steps):
+    """(batch, samples/s) of one float32 training step (``hpa.bench_step``) of network ``name``
+    at ``size`` px, at its registry batch size: median of ``steps`` after one warm-up."""
     batch = MODELS[name].batch_size
-    model = build_model(name, image_size=size)
-    x = rng.standard_normal((batch, len(CHANNELS), size, size), dtype=np.float32)
-    y = (rng.random((batch, NUM_CLASSES)) < 0.1).astype(np.float32)
-    criterion, optimizer = BCEWithLogitsLoss(), Adam(model.parameters())
-
-    def step():
-        criterion(model(x), y)
-        model.zero_grad()
-        model.backward(criterion.backward())
-        optimizer.step()
-
+    step = training_step(name, size, batch)
     step()  # warm-up: workspaces and first-touch memory
     seconds = []
     for _ in range(steps):
@@ -154,14 +143,14 @@ def training_rate(name, size, steps, rng):
     return batch, batch / statistics.median(seconds)
 
 
-def bench_training(args, augmented, rng):
+def bench_training(args, augmented):
     if not args.train:
         return
     print("loader against training (the loader with the default augmentation, the step in float32)")
     print(f"{'size':>6} {'network':>15} {'batch':>6} {'train samples/s':>16} {'loader samples/s':>17} "
           f"{'loader/train':>13} {'loader CPU share':>17}")
     for name, size in args.train:
-        batch, rate = training_rate(name, size, args.steps, rng)
+        batch, rate = training_rate(name, size, args.steps)
         loader, per_cpu = augmented[size]
         print(f"{size:>6} {name:>15} {batch:>6} {rate:>16.1f} {loader:>17.0f} {loader / rate:>12.1f}x "
               f"{100 * rate / per_cpu:>15.1f}%")
@@ -201,7 +190,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="hpa_bench_") as tmp:
         bench_cache(args, tmp, rng)
         augmented = bench_loader(args, tmp, rng)
-        bench_training(args, augmented, rng)
+        bench_training(args, augmented)
     print(f"load average at the end {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

@@ -24,9 +24,8 @@ import subprocess
 import sys
 import time
 
-import numpy as np
-
 import minidl as md
+from hpa.bench_step import training_step
 from hpa.cli import positive_int, run
 from hpa.errors import HpaError
 from hpa.models import build_model
@@ -50,22 +49,9 @@ def _stage(command, limit):
 
 
 def _minidl_rate(name, size, batch, device, steps, warmup, tf32=False):
-    md.use(device)
+    step = training_step(name, size, batch, device)
     if device == "gpu":
         md.backend.allow_tf32(tf32)
-    md.manual_seed(0)
-    model = build_model(name, image_size=size).to(device)
-    optimizer = md.optim.Adam(model.parameters(), lr=1e-3)
-    criterion = md.losses.BCEWithLogitsLoss()
-    rng = np.random.default_rng(0)
-    x = md.to_device(rng.random((batch, 4, size, size), dtype=np.float32), device)
-    y = md.to_device((rng.random((batch, 28)) < 0.1).astype(np.float32), device)
-
-    def step():
-        criterion(model(x), y)
-        model.zero_grad()
-        model.backward(criterion.backward())
-        optimizer.step()
     try:
         return _time(step, batch, steps, warmup, lambda: md.backend.synchronize(device))
     finally:
