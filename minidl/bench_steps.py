@@ -118,12 +118,11 @@ def _rss_mib():
         return _peak_rss_mib()
 
 
-def _minidl_step(name, state, x, y):
-    import minidl
-    model = NETWORKS[name][0]()
-    model.load_state_dict(state)
-    state.clear()  # the worker's copy: free it, so RSS counts the network only
-    criterion, optimizer = minidl.losses.BCEWithLogitsLoss(), minidl.optim.Adam(model.parameters(), lr=1e-3)
+def training_step(model, x, y):
+    """A function doing one training step of ``model`` on (x, y): forward, BCE-with-logits
+    loss, zero_grad, backward and an Adam update (lr 1e-3)."""
+    from minidl import losses, optim
+    criterion, optimizer = losses.BCEWithLogitsLoss(), optim.Adam(model.parameters(), lr=1e-3)
 
     def step():
         criterion(model(x), y)
@@ -131,6 +130,13 @@ def _minidl_step(name, state, x, y):
         model.backward(criterion.backward())
         optimizer.step()
     return step
+
+
+def _minidl_step(name, state, x, y):
+    model = NETWORKS[name][0]()
+    model.load_state_dict(state)
+    state.clear()  # the worker's copy: free it, so RSS counts the network only
+    return training_step(model, x, y)
 
 
 def _torch_step(name, state, x, y, channels_last, threads):
