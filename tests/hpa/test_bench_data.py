@@ -1,9 +1,9 @@
-"""``python -m hpa.bench_data``: its three tables on a tiny run, and its argument errors."""
+"""``python -m hpa.bench.data``: its three tables on a tiny run, and its argument errors."""
 import re
 
 import pytest
 
-from hpa import bench_data
+from hpa.bench import data as bench_data
 
 TINY = ["--n", "8", "--cache-n", "2", "--sizes", "32", "--repeats", "1", "--seconds", "0.01", "--steps", "1"]
 

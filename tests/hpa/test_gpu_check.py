@@ -1,8 +1,9 @@
-"""python -m hpa.gpu_check: its stages, files and exit codes, on the fake CUDA device
+"""python -m hpa.bench.gpu_check: its stages, files and exit codes, on the fake CUDA device
 with tiny networks (the real run needs a GPU: see the README's GPU section)."""
 import pytest
 
-from hpa import cli, gpu_check
+from hpa import cli
+from hpa.bench import gpu_check
 
 TINY = {"parallel_lenet": (16, 4), "gapnet": (16, 2)}
 
