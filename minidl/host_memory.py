@@ -14,9 +14,9 @@ The process then keeps its peak memory between steps instead of returning it,
 which its peak resident size counts anyway.
 
 It changes the whole process's malloc, so it is the application's choice, part
-of the fast CPU path it opts into: ``import minidl`` leaves malloc alone, and
-hpa's training commands (``python -m hpa.train`` and the two named after their
-networks) and the benchmarks that time minidl's step call it first. Elsewhere
+of the fast CPU path it opts into: ``import minidl`` leaves malloc alone; a
+training command (``python -m hpa.train``, as the README says) and a benchmark
+timing minidl's step call it first. Elsewhere
 than glibc (macOS, musl) it does nothing and returns False.
 """
 import ctypes

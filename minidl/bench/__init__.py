@@ -3,7 +3,7 @@
     layers  forward + backward of each layer of a small HPA network, side by side with PyTorch
     blas    measuring as users run NumPy: the OpenBLAS overrides unset, the kernel named
 
-They import only minidl and, when installed, torch and threadpoolctl; the engine's
-core imports nothing from here. Whole training steps of hpa's networks are
-hpa's benchmarks (``python -m hpa.bench.steps``).
+They use only minidl and, when installed, torch and threadpoolctl; the engine's
+core uses nothing from here. Whole training steps of networks are the
+application's benchmarks (``python -m hpa.bench.steps``).
 """
