@@ -28,6 +28,7 @@ def test_gpu_run_writes_every_report(fake_device, tiny, tmp_path, capsys):
         assert (tmp_path / f"{name}.txt").is_file()
     table = (tmp_path / "network_bench.txt").read_text()
     assert "parallel_lenet" in table and "gapnet" in table and "samples/s" in table
+    assert table.startswith("numpy: BLAS: ")
     assert "all stages passed" in capsys.readouterr().out
 
 
