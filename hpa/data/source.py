@@ -1,8 +1,8 @@
-"""From ``--data DIR`` (or nothing) to a resized image cache.
+"""From ``--data DIR`` to a resized image cache, in the cache folder (``$HPA_CACHE`` or ``~/.cache/hpa``).
 
-With no ``--data`` the built-in synthetic HPA-like set is generated once into
-the cache folder (``$HPA_CACHE`` or ``~/.cache/hpa``) and read through exactly
-the same Kaggle-layout path as real data.
+With no ``--data`` the commands generate the built-in synthetic HPA-like set
+there first (:func:`hpa.synthetic.cached.synthetic_data`) and read it through
+exactly the same Kaggle-layout path as real data.
 """
 import hashlib
 import os
@@ -19,21 +19,6 @@ def cache_root(path=None):
     if path:
         return pathlib.Path(path)
     return pathlib.Path(os.environ.get("HPA_CACHE") or pathlib.Path.home() / ".cache" / "hpa")
-
-
-def synthetic_data(n, size, seed, root=None, progress=True):
-    """Folder of the synthetic set (n samples of size px), generated if absent.
-
-    ``generate`` writes ``train.csv`` last and atomically, so a folder with a
-    CSV is complete; an interrupted generation is simply redone.
-    """
-    from hpa.synthetic.generate import generate  # import on demand: only the default run needs it
-
-    folder = cache_root(root) / f"synthetic-n{n}-s{size}-seed{seed}"
-    if not (folder / "train.csv").is_file():
-        print(f"generating the synthetic HPA-like data set ({n} samples, {size} px) in {folder}")
-        generate(folder, n=n, size=size, seed=seed, progress=progress)
-    return folder
 
 
 def cached_images(data, image_size, split="train", root=None, workers=None, skip_bad=False,
