@@ -111,3 +111,18 @@ def test_launch_range_checks_integer_arguments_the_same_for_shim_and_gpu():
     with pytest.raises(launch.KernelArgumentError, match="size must be an integer, got 6.0"):
         launch.launch("relu_forward", 6, x, y, mask, 6.0)
     launch.launch("relu_forward", 6, x, y, mask, np.int64(6))  # NumPy integers are fine
+
+
+def test_im2col_launches_one_thread_per_channel_and_column(monkeypatch):
+    """Each im2col thread writes one (channel, column)'s kh*kw entries: a grid sized for
+    every entry would start kh*kw times too many threads, all of which find no work."""
+    from minidl.kernels import cpu_shim, device_layers
+    grids = []
+    real_launch = cpu_shim.launch
+    monkeypatch.setattr(cpu_shim, "launch", lambda name, grid, *rest: grids.append((name, grid))
+                        or real_launch(name, grid, *rest))
+    x = np.random.default_rng(0).standard_normal((2, 3, 16, 16))
+    geometry = (3, 3, 1, 1, 1, 1, 16, 16)
+    cols = device_layers.im2col(x, geometry)
+    assert cols.shape == (27, 512)
+    assert grids == [("im2col", launch.grid_size(3 * 512, launch.BLOCK, launch.MAX_BLOCKS))]  # 6 blocks, not 54
