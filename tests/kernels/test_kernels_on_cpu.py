@@ -54,7 +54,8 @@ def test_cli_runs_every_kernel_on_the_cpu(capsys):
     assert main(["--run-on-cpu"]) == 0
     out = capsys.readouterr().out
     for name in ("im2col", "col2im", "maxpool_forward", "maxpool_backward", "adam_update",
-                 "bce_with_logits", "batchnorm_apply", "batchnorm_input_grad", "relu_forward", "relu_backward"):
+                 "bce_with_logits", "batchnorm_apply", "batchnorm_input_grad", "relu_forward", "relu_backward",
+                 "philox_uniform"):
         assert name in out
     assert "FAIL" not in out
 
@@ -62,7 +63,7 @@ def test_cli_runs_every_kernel_on_the_cpu(capsys):
 def test_cli_lists_every_kernel(capsys):
     from minidl.kernels.__main__ import main
     assert main([]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == 10
+    assert len(capsys.readouterr().out.splitlines()) == 11
 
 
 def test_shim_errors_name_the_missing_compiler_and_the_failing_source(tmp_path, monkeypatch):
