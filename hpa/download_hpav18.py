@@ -54,8 +54,8 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if args.retries < 0 or args.backoff < 0:
-        raise HpaError("--retries and --backoff must not be negative")
+    if args.retries < 0 or not args.backoff >= 0 or args.seed < 0:
+        raise HpaError("--retries, --backoff and --seed must not be negative")
     if not args.base_url.startswith(("http://", "https://")):
         raise HpaError(f"--base-url {args.base_url!r}: expected an http:// or https:// address")
     labels = args.labels or default_labels()

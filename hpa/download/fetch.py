@@ -20,6 +20,7 @@ the waits, so that Ctrl-C ends every worker thread within one read timeout.
 import http.client
 import io
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -33,6 +34,9 @@ MAX_WAIT = 60.0        # seconds: the longest wait between two tries
 _CHUNK = 1 << 16
 _USER_AGENT = "hpa.download_hpav18 (python urllib)"
 _GONE = (404, 410)
+# atomic_path learns the umask by setting it and back, which is process-wide:
+# two threads inside it at once can give a file the other's momentary umask 0.
+_WRITE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,7 @@ def fetch_file(url, path, options, stop):
         if not decodes(body):
             last = f"the body ({len(body):,} bytes) does not decode as an image"
             continue
-        with atomic_path(path) as tmp:
+        with _WRITE_LOCK, atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
                 f.write(body)
         return len(body)

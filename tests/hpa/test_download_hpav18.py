@@ -123,6 +123,10 @@ def test_the_downloaded_folder_trains_and_reads_each_stains_own_plane(tmp_path, 
     with serving(ids, size=64) as server:
         assert run(folder, labels, server, "--workers", "3") == 0
         served = server.files[image_path(ids[0], "yellow")]
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for name in os.listdir(folder):  # as an ordinary open() would make them, whatever the threads did
+        assert os.stat(folder / name).st_mode & 0o777 == 0o666 & ~umask, name
     dataset = open_dataset(folder)
     assert dataset.layout == "external" and dataset.ids == ids
     rgb = np.asarray(Image.open(io.BytesIO(served)).convert("RGB")).astype(np.uint16)
@@ -186,6 +190,7 @@ def test_too_little_disk_space_is_refused_before_any_request(tmp_path, capsys, m
     ("bad-id", "Id 'nounderscore' is not <antibody>_<plate>_<well>_<field>"),
     ("bad-url", "--base-url 'ftp://x': expected an http:// or https:// address"),
     ("out-is-file", "is a file, not a folder"),
+    ("negative-seed", "--seed must not be negative"),
     ("foreign-folder", "another data set is there; choose another --out"),
 ])
 def test_bad_input_is_one_line_and_exit_2(case, message, tmp_path, capsys):
@@ -197,6 +202,8 @@ def test_bad_input_is_one_line_and_exit_2(case, message, tmp_path, capsys):
         write_labels(labels, ids + (["nounderscore"] if case == "bad-id" else []))
     if case == "bad-url":
         extra = ["--base-url", "ftp://x"]
+    if case == "negative-seed":
+        extra = ["--seed", "-1"]
     if case == "out-is-file":
         out.write_text("x")
     if case == "foreign-folder":
