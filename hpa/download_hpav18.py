@@ -48,6 +48,8 @@ def build_parser():
                    help="seconds before the first retry, doubled for each next one")
     p.add_argument("--max-bytes", type=cli.positive_int, default=32 << 20,
                    help="largest image accepted, in bytes (a longer body is refused as it arrives)")
+    p.add_argument("--deadline", type=cli.positive_float, default=300.0,
+                   help="seconds one image may take in all (a server trickling bytes never trips --timeout)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -71,7 +73,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     _check_space(plan)
     remove_stale_temps(args.out)
-    options = FetchOptions(args.timeout, args.retries, args.backoff, args.max_bytes)
+    options = FetchOptions(args.timeout, args.retries, args.backoff, args.max_bytes, args.deadline)
     print(f"downloading {len(plan.ids):,} samples ({len(plan.ids) * 4:,} files) from {args.base_url} "
           f"into {args.out} with {args.workers} connections", flush=True)
     results = Results()

@@ -10,6 +10,7 @@ successive requests for ``path`` (the last one repeats):
     "garbage"    200 with an HTML page instead of an image
     "slow"       waits ``slow_seconds`` before answering (longer than the client's timeout), then the image
     "endless"    200 without Content-Length, then zeros until the client hangs up
+    "trickle"    the image's Content-Length, then one byte every 20 ms (no read ever times out)
 
 ``delay`` slows every answer. After ``free_requests`` requests (None: no limit) every further one
 waits until the server stops, so a download cannot finish before a test interrupts it.
@@ -73,6 +74,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         if action == "endless":
             return self._endless()
+        if action == "trickle":
+            return self._trickle(body)
         self.send_response(200)
         self.send_header("Content-Type", "image/jpeg")
         self.send_header("Content-Length", str(len(body)))
@@ -87,6 +90,19 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _trickle(self, body):
+        self.send_response(200)
+        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            for k in range(len(body)):
+                if self.server.stopping.wait(0.02):
+                    break
+                self.wfile.write(body[k:k + 1])
+                self.wfile.flush()
+        self.close_connection = True
 
     def _endless(self):
         self.send_response(200)

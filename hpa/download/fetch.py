@@ -45,11 +45,14 @@ class FetchOptions:
     retries    further tries after a failed one
     backoff    seconds before the first retry; doubled for each next one
     max_bytes  largest body accepted (the HPAv18 JPEGs are about 0.05-0.6 MB)
+    deadline   seconds one whole request may take: a server trickling a
+               byte now and then never trips ``timeout``
     """
     timeout: float = 30.0
     retries: int = 4
     backoff: float = 1.0
     max_bytes: int = 32 << 20
+    deadline: float = 300.0
 
 
 class Missing(Exception):
@@ -127,7 +130,7 @@ def _get(url, options, stop):
             if declared is not None and declared.isdigit() and int(declared) > options.max_bytes:
                 raise FetchFailed(f"the server announces {int(declared):,} bytes, more than "
                                   f"--max-bytes {options.max_bytes:,}")
-            body = _read_capped(response, options.max_bytes, stop)
+            body = _read_capped(response, options, stop)
     except urllib.error.HTTPError as error:
         if error.code in _GONE:
             raise Missing(f"HTTP {error.code}") from None
@@ -151,17 +154,24 @@ def _get(url, options, stop):
     return body
 
 
-def _read_capped(response, max_bytes, stop):
-    """Read the body chunk by chunk; more than ``max_bytes`` is refused before it is all in memory."""
+def _read_capped(response, options, stop):
+    """Read the body as it arrives; more than ``max_bytes``, or longer than ``deadline``, is refused.
+
+    ``read1`` returns whatever one receive brings, so the checks run between
+    receives (a plain ``read(n)`` would wait for all n bytes).
+    """
     chunks, size, start = [], 0, time.monotonic()
     while True:
         if stop.is_set():
             raise Stopped()
-        chunk = response.read(_CHUNK)
+        if time.monotonic() - start > options.deadline:
+            raise _Retry(f"the body took longer than --deadline {options.deadline:g} s "
+                         f"({size:,} bytes received)")
+        chunk = response.read1(_CHUNK)
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)
-        if size > max_bytes:
-            raise FetchFailed(f"the body exceeds --max-bytes {max_bytes:,} "
+        if size > options.max_bytes:
+            raise FetchFailed(f"the body exceeds --max-bytes {options.max_bytes:,} "
                               f"(stopped reading after {time.monotonic() - start:.1f} s)")
         chunks.append(chunk)

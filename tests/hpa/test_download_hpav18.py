@@ -25,7 +25,7 @@ from hpa.data.dataset import open_dataset
 from hpa.download.fetch import decodes
 from hpa.download.plan import stratified_subset
 
-FAST = ["--timeout", "0.5", "--retries", "2", "--backoff", "0.01", "--no-progress"]
+FAST = ["--timeout", "0.5", "--deadline", "1", "--retries", "2", "--backoff", "0.01", "--no-progress"]
 CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -66,6 +66,7 @@ def test_a_flaky_server_is_survived(tmp_path, capsys):
             p(4, "red"): ["garbage"],                 # 200 with a page that is no image
             p(5, "green"): ["slow", "ok"],            # the timeout path
             p(6, "blue"): ["endless"],                # a body without end: capped
+            p(7, "red"): ["trickle", "ok"],           # a byte now and then: cut at --deadline, retried
         })
         server.slow_seconds = 5.0
         started = time.monotonic()
@@ -74,9 +75,10 @@ def test_a_flaky_server_is_survived(tmp_path, capsys):
         hits = dict(server.hits)
     out = capsys.readouterr().out
     assert code == 1  # some samples failed after every retry: worth running again
-    assert elapsed < 5.0  # the slow answer was abandoned after --timeout, not waited for
+    assert elapsed < 5.0  # the slow and trickling answers were abandoned, not waited for
     assert hits[p(0, "red")] == 3 and hits[p(1, "green")] == 1 and hits[p(2, "blue")] == 2
     assert hits[p(3, "yellow")] == 3 and hits[p(4, "red")] == 3 and hits[p(5, "green")] == 2
+    assert hits[p(7, "red")] == 2
     assert p(1, "blue") not in hits  # a missing stain ends its sample
 
     folder = tmp_path / "out"
