@@ -10,6 +10,7 @@ successive requests for ``path`` (the last one repeats):
     "garbage"    200 with an HTML page instead of an image
     "slow"       waits ``slow_seconds`` before answering (longer than the client's timeout), then the image
     "endless"    200 without Content-Length, then zeros until the client hangs up
+    "huge"       announces a Content-Length of 10 GB, sends the image
     "trickle"    the image's Content-Length, then one byte every 20 ms (no read ever times out)
 
 ``delay`` slows every answer. After ``free_requests`` requests (None: no limit) every further one
@@ -78,10 +79,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self._trickle(body)
         self.send_response(200)
         self.send_header("Content-Type", "image/jpeg")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(10**10 if action == "huge" else len(body)))
         self.end_headers()
         self.wfile.write(body[: len(body) // 2] if action == "truncated" else body)
-        if action == "truncated":
+        if action in ("truncated", "huge"):
             self.close_connection = True
 
     def _send(self, status, body, kind="text/plain"):

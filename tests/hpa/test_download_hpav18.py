@@ -67,6 +67,7 @@ def test_a_flaky_server_is_survived(tmp_path, capsys):
             p(5, "green"): ["slow", "ok"],            # the timeout path
             p(6, "blue"): ["endless"],                # a body without end: capped
             p(7, "red"): ["trickle", "ok"],           # a byte now and then: cut at --deadline, retried
+            p(8, "green"): ["huge"],                  # announces 10 GB: refused before reading
         })
         server.slow_seconds = 5.0
         started = time.monotonic()
@@ -82,16 +83,17 @@ def test_a_flaky_server_is_survived(tmp_path, capsys):
     assert p(1, "blue") not in hits  # a missing stain ends its sample
 
     folder = tmp_path / "out"
-    complete = [ids[k] for k in (0, 2, 5, 7, 8, 9)]
+    complete = [ids[k] for k in (0, 2, 5, 7, 9)]
     assert list(pd.read_csv(folder / "train.csv")["Id"]) == complete
     failures = pd.read_csv(folder / "failures.csv").set_index("Id")
-    assert sorted(failures.index) == sorted(ids[k] for k in (1, 3, 4, 6))
+    assert sorted(failures.index) == sorted(ids[k] for k in (1, 3, 4, 6, 8))
     assert failures.loc[ids[1], "kind"] == "missing" and failures.loc[ids[1], "reason"] == "HTTP 404"
     assert failures.loc[ids[3], "colour"] == "yellow" and "truncated" in failures.loc[ids[3], "reason"]
     assert "does not decode" in failures.loc[ids[4], "reason"]
     assert "--max-bytes" in failures.loc[ids[6], "reason"]
-    assert (failures.loc[[ids[3], ids[4], ids[6]], "kind"] == "failed").all()
-    assert "6 of 10 samples complete" in out and "1 samples missing on the server (404), 3 failed" in out
+    assert "announces 10,000,000,000 bytes" in failures.loc[ids[8], "reason"] and hits[p(8, "green")] == 1
+    assert (failures.loc[[ids[3], ids[4], ids[6], ids[8]], "kind"] == "failed").all()
+    assert "5 of 10 samples complete" in out and "1 samples missing on the server (404), 4 failed" in out
 
     for sample_id in complete:  # the files are the server's bytes, kept as served
         for c in COLOURS:
