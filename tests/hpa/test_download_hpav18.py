@@ -111,13 +111,14 @@ def test_a_second_run_refetches_only_files_that_do_not_decode(tmp_path, capsys):
         broken = folder / f"{ids[1]}_green.jpg"
         broken.write_bytes(broken.read_bytes()[:-200])  # exists, but truncated
         (folder / f"{ids[2]}_red.jpg").unlink()
+        (folder / f".{ids[2]}_red.jpg.k3x_9a2b.tmp.jpg").write_bytes(b"half")  # a kill -9 left it
         before = dict(server.hits)
         capsys.readouterr()
         assert run(folder, labels, server) == 0
         again = {path: n - before.get(path, 0) for path, n in server.hits.items() if n != before.get(path, 0)}
     assert again == {image_path(ids[1], "green"): 1, image_path(ids[2], "red"): 1}
     assert "4 of 4 samples complete (14 files were already there" in capsys.readouterr().out
-    assert decodes(str(broken))
+    assert decodes(str(broken)) and leftovers(folder) == []
 
 
 def test_the_downloaded_folder_trains_and_reads_each_stains_own_plane(tmp_path, capsys):
