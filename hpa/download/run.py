@@ -16,6 +16,7 @@ import concurrent.futures
 import os
 import queue
 import re
+import sys
 import threading
 
 from tqdm import tqdm
@@ -84,6 +85,12 @@ def download(plan, options, workers, results, progress=True):
             bar.update(1)
             if outcome.kind != "complete":
                 bar.set_postfix(failed=lost, refresh=False)
+    except KeyboardInterrupt:
+        bar.close()
+        # A worker blocked in a read notices the stop when the read returns.
+        print(f"stopping: the files in progress are finished or dropped within --timeout "
+              f"{options.timeout:g} s", file=sys.stderr, flush=True)
+        raise
     finally:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)

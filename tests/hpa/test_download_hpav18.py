@@ -251,6 +251,7 @@ def test_a_stop_leaves_only_complete_files(sig, tmp_path):
     text = b"".join(err).decode()
     assert code == 128 + sig, text
     assert "interrupted while downloading the HPAv18 images: only complete files are kept" in text
+    assert "stopping: the files in progress are finished or dropped within --timeout 1 s" in text
     assert leftovers(folder) == []
     for name in os.listdir(folder):
         if name.endswith(".jpg"):
