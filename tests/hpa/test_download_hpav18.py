@@ -260,3 +260,15 @@ def test_a_stop_leaves_only_complete_files(sig, tmp_path):
     assert listed, "the samples finished before the stop are listed"
     for sample_id in listed:
         assert all((folder / f"{sample_id}_{c}.jpg").is_file() for c in COLOURS)
+
+
+def test_the_decode_check_on_the_real_hpav18_jpegs(tmp_path):
+    from real_files import EXTERNAL_DIR
+
+    real = EXTERNAL_DIR / "800_A6_1_yellow.jpg"
+    if not real.is_file():
+        pytest.skip(f"{real} is absent")
+    body = real.read_bytes()
+    assert decodes(str(real)) and decodes(body)
+    for cut in (len(body) // 2, len(body) - 1000):  # half, and all but the last kilobyte
+        assert not decodes(body[:cut]), cut
