@@ -121,6 +121,6 @@ def test_a_build_lands_whole_in_the_private_folder(tmp_path, monkeypatch):
 
 
 def test_ci_does_not_share_a_fixed_folder_in_the_temp_directory():
-    line = next(l for l in (pathlib.Path(__file__).parents[2] / ".ci" / "run").read_text().splitlines()
-                if "MINIDL_KERNEL_CACHE=" in l)
+    line = next(text for text in (pathlib.Path(__file__).parents[2] / ".ci" / "run").read_text().splitlines()
+                if "MINIDL_KERNEL_CACHE=" in text)
     assert "mktemp -d" in line and "minidl-kernels-ci}" not in line
