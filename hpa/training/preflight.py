@@ -15,6 +15,7 @@ import tempfile
 from hpa.data.source import cache_root
 from hpa.errors import HpaError
 from hpa.models.checkpoint import load_checkpoint
+from hpa.models.checkpoint_meta import check_training_state
 from hpa.training.run import output_folder
 
 # Options that shape the model's weights or the saved optimizer and schedule
@@ -40,6 +41,7 @@ def check_resumable(config):
     _, meta, state = load_checkpoint(config.resume)
     if not isinstance(state, dict) or "optimizer" not in state:
         raise HpaError(f"--resume {config.resume}: holds no training state (give the run's last.npz)")
+    check_training_state(state, f"--resume {config.resume}")
     if config.distributed and state.get("position"):
         raise HpaError(f"--resume {config.resume}: was saved within an epoch, which --distributed runs cannot "
                        f"continue; continue it without --distributed")
