@@ -38,6 +38,7 @@ so decoding costs about 2 bytes per pixel for the decoded plane plus 1 for
 the result (and 2 more for the ``percentile`` rule's partition).
 """
 import os
+import warnings
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -109,7 +110,10 @@ def read_channel(path, channel, intensity="fixed"):
     16-bit files become 8-bit (module doc).
     """
     try:
-        with Image.open(path, formats=IMAGE_FORMATS) as im:
+        with warnings.catch_warnings():  # Pillow warns of big images; MAX_PIXELS decides here, in one line
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path, formats=IMAGE_FORMATS)
+        with im:
             # open() only parses the header; load() decodes and is what
             # notices a truncated or corrupt file.
             width, height = im.size

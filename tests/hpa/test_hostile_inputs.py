@@ -194,3 +194,29 @@ def test_an_image_over_the_pixel_cap_is_a_one_line_error(tmp_path, monkeypatch):
     monkeypatch.setattr(imageio, "MAX_PIXELS", 1000)
     with pytest.raises(HpaError, match=f"{path}: .*4096 pixels.* more than"):
         imageio.read_channel(path, "red")
+
+
+def _png_header_only(width, height):
+    """A PNG whose header declares width x height 16-bit pixels, with almost no data (a few hundred bytes)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(bytes(100))) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("side", [13000, 20000])  # under and over Pillow's own DecompressionBombError
+def test_a_huge_declared_image_is_refused_from_its_header_in_one_line(tmp_path, side):
+    import warnings
+    path = tmp_path / "x_red.png"
+    path.write_bytes(_png_header_only(side, side))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with pytest.raises(HpaError, match=f"{path}: ") as caught:
+            imageio.read_channel(path, "red")
+    assert not seen, [str(w.message) for w in seen]  # the one-line error says it all: no Pillow warning
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 400
+    if side * side <= 2 * Image.MAX_IMAGE_PIXELS:  # below Pillow's own refusal, the cap here decides
+        assert f"{side * side} pixels ({side}x{side}), more than the" in str(caught.value)
