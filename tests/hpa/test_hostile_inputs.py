@@ -220,3 +220,11 @@ def test_a_huge_declared_image_is_refused_from_its_header_in_one_line(tmp_path, 
     assert "\n" not in str(caught.value) and len(str(caught.value)) < 400
     if side * side <= 2 * Image.MAX_IMAGE_PIXELS:  # below Pillow's own refusal, the cap here decides
         assert f"{side * side} pixels ({side}x{side}), more than the" in str(caught.value)
+
+
+def test_a_deeply_nested_thresholds_file_is_a_one_line_error(tmp_path):
+    from hpa.evaluation.thresholds import load_thresholds
+    path = tmp_path / "oof_thresholds.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(HpaError, match=f"{path}: cannot read thresholds"):
+        load_thresholds(path)
