@@ -10,7 +10,9 @@ The folder therefore is
 * created with mode 0700 when missing;
 * refused (:class:`KernelCacheError`) when it, after following symlinks, is
   not a directory, is owned by another user, or is writable by its group or
-  by others. A library found in it is held to the same rule before loading.
+  by others, or when its parent folder is writable by others without the
+  sticky bit (``/tmp`` has it). A library found in it is held to the same
+  rule before loading.
 
 The folder is resolved once per check and the resolved path is what is
 used, so swapping a symlink after the check does not redirect the load.
@@ -33,15 +35,28 @@ def default_folder():
 def cache_dir():
     """The private kernel cache folder (created 0700 if missing), resolved and checked."""
     folder = pathlib.Path(os.environ.get("MINIDL_KERNEL_CACHE") or default_folder())
-    if not os.path.lexists(folder):
-        folder.parent.mkdir(parents=True, exist_ok=True)
+    missing, path = [], folder
+    while not os.path.lexists(path):
+        missing.append(path)
+        path = path.parent
+    for path in reversed(missing):  # each new folder 0700, parents too: a umask of 002 must not open them
         try:
-            folder.mkdir(mode=0o700)
+            path.mkdir(mode=0o700)
         except FileExistsError:  # made at the same moment by another process: checked below
             pass
     folder = folder.resolve()
     check_private(folder, "folder")
+    _check_parent(folder)
     return folder
+
+
+def _check_parent(folder):
+    """Refuse a folder whose parent others may write without the sticky bit: they could swap it for theirs."""
+    info = os.stat(folder.parent)
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not info.st_mode & stat.S_ISVTX:
+        raise KernelCacheError(f"kernel cache {folder} is in {folder.parent}, which others may write "
+                               f"(mode {stat.S_IMODE(info.st_mode):o}, no sticky bit) and so replace the cache; "
+                               f"set MINIDL_KERNEL_CACHE to a folder of your own (mode 0700)")
 
 
 def check_private(path, what):

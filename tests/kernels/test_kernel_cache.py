@@ -82,6 +82,17 @@ def test_a_symlink_to_a_folder_others_can_write_is_refused(tmp_path, monkeypatch
         cpu_shim.cache_dir()
 
 
+def test_a_folder_inside_a_folder_others_can_write_is_refused(tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    (shared / "cache").mkdir(parents=True, mode=0o700)
+    shared.chmod(0o777)  # without the sticky bit, anyone may rename cache/ and put theirs in its place
+    monkeypatch.setenv("MINIDL_KERNEL_CACHE", str(shared / "cache"))
+    with pytest.raises(cpu_shim.KernelCacheError, match="which others may write"):
+        cpu_shim.cache_dir()
+    shared.chmod(0o1777)  # as /tmp: only the owner may rename it
+    assert cpu_shim.cache_dir() == shared / "cache"
+
+
 def test_a_library_file_others_can_write_is_not_loaded(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     monkeypatch.setenv("MINIDL_KERNEL_CACHE", str(cache))
@@ -104,10 +115,15 @@ def test_the_default_folder_is_private_under_the_users_cache(tmp_path, monkeypat
     assert cpu_shim.cache_dir() == tmp_path / "home" / ".cache" / "minidl" / "kernels"
 
 
-def test_a_new_named_folder_is_made_private(tmp_path, monkeypatch):
+def test_a_new_named_folder_and_its_new_parents_are_made_private(tmp_path, monkeypatch):
     monkeypatch.setenv("MINIDL_KERNEL_CACHE", str(tmp_path / "a" / "b"))
-    folder = cpu_shim.cache_dir()
+    previous = os.umask(0o002)  # a common umask: new folders group-writable unless made 0700
+    try:
+        folder = cpu_shim.cache_dir()
+    finally:
+        os.umask(previous)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(folder.parent.stat().st_mode) == 0o700
 
 
 @needs_gxx
