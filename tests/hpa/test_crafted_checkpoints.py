@@ -21,6 +21,9 @@ from hpa import cli, train
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LIMIT_GB = 1.5
 COMMANDS = ("evaluate", "predict", "resume", "init")
+# Both inference commands read checkpoints through hpa.evaluation.inference.load_models: cases about
+# what inference reads run through one of them, the first few through both.
+EVALUATE, PREDICT, BOTH = ("evaluate",), ("predict",), ("evaluate", "predict")
 
 
 @pytest.fixture(scope="module")
@@ -76,22 +79,22 @@ CASES = {
     "array-of-2^40-elements": ("lying", COMMANDS, "do not hold"),
     "deeply-nested-json": (_deep, COMMANDS, "not valid JSON"),
     "json-nested-40-deep": (lambda doc: {**doc, "extra": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[0]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]},
-                            COMMANDS, "nests deeper"),
-    "huge-network": (_meta(lambda m: m["model_options"].update(branch_features=200_000)),
-                     ("evaluate", "predict"), "far larger than"),
-    "huge-image-size": (_meta(lambda m: m.update(image_size=10 ** 9)), ("evaluate", "predict"), "image_size"),
-    "large-image-size": (_meta(lambda m: m.update(image_size=4096)), ("evaluate", "predict"), "far larger than"),
-    "options-not-an-object": (_meta(lambda m: m.update(model_options=[1, 2])), ("evaluate", "predict"),
-                              "model_options"),
-    "option-of-nested-lists": (_meta(lambda m: m["model_options"].update(hidden=[[16], [16]])),
-                               ("evaluate", "predict"), "model option 'hidden'"),
-    "option-of-the-wrong-kind": (_meta(lambda m: m["model_options"].update(hidden="wide")),
-                                 ("evaluate", "predict"), "parallel_lenet"),
-    "unknown-model": (_meta(lambda m: m.update(model={"a": 1})), ("evaluate", "predict"), "meta names model"),
-    "missing-mean": (_meta(lambda m: m.pop("mean")), ("evaluate", "predict"), "'mean'"),
-    "zero-std": (_meta(lambda m: m.update(std=[0, 1, 1, 1])), ("evaluate", "predict"), "'std'"),
-    "text-thresholds": (_meta(lambda m: m.update(thresholds=["high"] * 28)), ("evaluate", "predict"), "thresholds"),
-    "meta-not-an-object": (lambda doc: {**doc, "meta": [1]}, COMMANDS, "'meta' is not a JSON object"),
+                            ("evaluate", "resume", "init"), "nests deeper"),
+    "huge-network": (_meta(lambda m: m["model_options"].update(branch_features=200_000)), BOTH,
+                     "far larger than"),
+    "huge-image-size": (_meta(lambda m: m.update(image_size=10 ** 9)), BOTH, "image_size"),
+    "large-image-size": (_meta(lambda m: m.update(image_size=4096)), PREDICT, "far larger than"),
+    "options-not-an-object": (_meta(lambda m: m.update(model_options=[1, 2])), EVALUATE, "model_options"),
+    "option-of-nested-lists": (_meta(lambda m: m["model_options"].update(hidden=[[16], [16]])), PREDICT,
+                               "model option 'hidden'"),
+    "option-of-the-wrong-kind": (_meta(lambda m: m["model_options"].update(hidden="wide")), EVALUATE,
+                                 "parallel_lenet"),
+    "unknown-model": (_meta(lambda m: m.update(model={"a": 1})), PREDICT, "meta names model"),
+    "missing-mean": (_meta(lambda m: m.pop("mean")), BOTH, "'mean'"),
+    "zero-std": (_meta(lambda m: m.update(std=[0, 1, 1, 1])), EVALUATE, "'std'"),
+    "text-thresholds": (_meta(lambda m: m.update(thresholds=["high"] * 28)), BOTH, "thresholds"),
+    "meta-not-an-object": (lambda doc: {**doc, "meta": [1]}, ("predict", "resume", "init"),
+                           "'meta' is not a JSON object"),
     "bad-early-stopping": (_state(lambda s: s.update(early_stopping={"patience": "x"})), ("resume",),
                            "early-stopping state"),
     "bad-early-stopping-kind": (_state(lambda s: s["early_stopping"].update(best="high")), ("resume",),
