@@ -24,7 +24,8 @@ ones run on any size.
 parameter names: ``hpa.import_weights`` turns a torchvision weight file into
 their 4-stain, 28-class weights, and ``hpa.train --init imagenet:FILE``
 fine-tunes from it. Their defaults are fine-tuning ones (224 px as in
-ImageNet, Adam at 1e-4).
+ImageNet, Adam at 1e-4). ``TIMM_MODELS`` are the same for timm's ImageNet
+networks (Inception-ResNet-V2, 299 px); ``IMPORTABLE_NAMES`` lists both kinds.
 """
 import dataclasses
 import functools
@@ -34,6 +35,8 @@ from hpa.errors import HpaError
 from hpa.models.deepyeast import DeepYeast
 from hpa.models.densenet import DenseNet, torchvision_densenet
 from hpa.models.gapnet import GapNet
+from hpa.models.inception_resnet_v2 import MIN_SIZE as _IRV2_MIN
+from hpa.models.inception_resnet_v2 import InceptionResnetV2
 from hpa.models.mcnn import MCNN
 from hpa.models.parallel_lenet import ParallelLeNet
 from hpa.models.resnet import ResNet
@@ -110,6 +113,13 @@ TORCHVISION_MODELS = {
 # resnet18 keeps its entry above (trained from scratch at 512 px by default) but has torchvision's layout too.
 MODELS.update(TORCHVISION_MODELS)
 TORCHVISION_NAMES = ("resnet18", *TORCHVISION_MODELS)
+TIMM_MODELS = {
+    "inception_resnet_v2": ModelEntry(
+        InceptionResnetV2, 299, f"any size >= {_IRV2_MIN} (valid 3x3 convolutions, then global average pooling)",
+        "Inception-ResNet-V2, timm layout (conv2d_1a ... classif); has cam_parts()", **_FINE_TUNE),
+}
+MODELS.update(TIMM_MODELS)
+IMPORTABLE_NAMES = (*TORCHVISION_NAMES, *TIMM_MODELS)
 
 
 def model_names():
