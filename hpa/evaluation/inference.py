@@ -26,9 +26,10 @@ def load_model(path):
     """(model in eval mode, meta) from a checkpoint written by training."""
     state, meta, _ = load_checkpoint(path)
     try:
-        model = build_model(meta["model"], image_size=meta["image_size"], **meta.get("model_options", {}))
+        model = build_model(meta["model"], image_size=meta["image_size"], stains=meta.get("stains"),
+                            **meta.get("model_options", {}))
         model.load_state_dict(state)
-    except (KeyError, StateDictError) as error:
+    except (KeyError, StateDictError, TypeError) as error:
         raise HpaError(f"checkpoint {path} does not fit model {meta.get('model')!r}: {error}") from None
     return model.eval(), meta
 

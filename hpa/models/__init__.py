@@ -40,6 +40,7 @@ from hpa.models.inception_resnet_v2 import InceptionResnetV2
 from hpa.models.mcnn import MCNN
 from hpa.models.parallel_lenet import ParallelLeNet
 from hpa.models.resnet import ResNet
+from hpa.models.stains import parse_stains, select_stains
 from hpa.models.vgg import VGG
 
 
@@ -133,9 +134,13 @@ def _options_of(build):
             if p not in fixed | {"self", "num_classes", "in_channels", "image_size"}]
 
 
-def build_model(name, num_classes=28, in_channels=4, image_size=None, **options):
+def build_model(name, num_classes=28, in_channels=None, image_size=None, stains=None, **options):
     """The network ``name`` for ``image_size`` px inputs (default: the entry's size).
 
+    ``stains`` (e.g. ``("red", "green", "blue")``, default all four) are the
+    stains it reads from 4-stain images (:mod:`hpa.models.stains`); it then has
+    one input channel per stain. ``in_channels`` without ``stains`` builds a
+    network for images of that many channels, read as they are.
     Unknown names, unknown options and invalid values raise ``HpaError``.
     """
     if name not in MODELS:
@@ -147,8 +152,14 @@ def build_model(name, num_classes=28, in_channels=4, image_size=None, **options)
         raise HpaError(f"model {name!r} has no option {', '.join(map(repr, unknown))}; "
                        f"its options are {', '.join(known)}")
     size = entry.image_size if image_size is None else image_size
+    names = parse_stains(stains)
+    if in_channels is None:
+        in_channels = len(names)
+    elif stains is not None and in_channels != len(names):
+        raise HpaError(f"model {name!r}: {in_channels} input channels for {len(names)} stains")
     try:
-        return entry.build(num_classes=num_classes, in_channels=in_channels, image_size=size, **options)
+        model = entry.build(num_classes=num_classes, in_channels=in_channels, image_size=size, **options)
+        return select_stains(model, names) if stains is not None else model
     except ValueError as error:
         raise HpaError(f"model {name!r}: {error} (accepted input: {entry.sizes})") from None
     except (TypeError, IndexError) as error:  # an option of the wrong kind, e.g. a number for a list
