@@ -2,11 +2,13 @@
 
     python -m hpa.bench_backbones                     # ResNet-50 and DenseNet-121, 224 px, batch 8
     python -m hpa.bench_backbones --models resnet18 --size 128 --repeats 5
+    python -m hpa.bench_backbones --models inception_resnet_v2 --size 299 --channels 3
 
 Each network runs one training step's passes (train mode: batch statistics)
 on random float32 images: minidl's ``model(x)`` then ``model.backward(dy)``,
 and the PyTorch twin's (tests/hpa/torchvision_twins.py: the same
-architecture with torchvision's names, NCHW) ``y = model(x); y.backward(dy)``.
+architecture with torchvision's names, NCHW; tests/hpa/timm_twins.py for
+timm's Inception-ResNet-V2) ``y = model(x); y.backward(dy)``.
 Both use ``--threads`` threads (BLAS for NumPy, ``torch.set_num_threads``
 for PyTorch; set OMP_NUM_THREADS to match before starting Python for exact
 parity). The table gives the median of ``--repeats`` timed steps after one
@@ -25,7 +27,7 @@ import numpy as np
 import minidl as md
 from hpa.models import build_model
 
-TWINS = os.path.join(os.path.dirname(__file__), os.pardir, "tests", "hpa", "torchvision_twins.py")
+TESTS = os.path.join(os.path.dirname(__file__), os.pardir, "tests", "hpa")
 
 
 def median_seconds(step, repeats):
@@ -40,7 +42,7 @@ def median_seconds(step, repeats):
 
 def minidl_step(name, x, dy):
     md.manual_seed(0)
-    model = build_model(name, image_size=x.shape[-1]).train()
+    model = build_model(name, image_size=x.shape[-1], in_channels=x.shape[1]).train()
 
     def step():
         model(x)
@@ -51,14 +53,13 @@ def minidl_step(name, x, dy):
 
 def torch_step(name, x, dy):
     import torch
-    if not os.path.isfile(TWINS):
-        raise SystemExit(f"error: {TWINS} not found: run the benchmark from a checkout of the repository")
-    spec = importlib.util.spec_from_file_location("torchvision_twins", TWINS)
-    twins = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(twins)
-    depth = int("".join(c for c in name if c.isdigit()))
-    family = twins.ResNet if name.startswith("resnet") else twins.DenseNet
-    model = family(depth, in_channels=x.shape[1], num_classes=dy.shape[1]).train()
+    twins = _twins("timm_twins" if name == "inception_resnet_v2" else "torchvision_twins")
+    if name == "inception_resnet_v2":
+        model = twins.InceptionResnetV2(in_chans=x.shape[1], num_classes=dy.shape[1]).train()
+    else:
+        depth = int("".join(c for c in name if c.isdigit()))
+        family = twins.ResNet if name.startswith("resnet") else twins.DenseNet
+        model = family(depth, in_channels=x.shape[1], num_classes=dy.shape[1]).train()
     xt, dyt = torch.from_numpy(x), torch.from_numpy(dy)
 
     def step():
@@ -67,24 +68,35 @@ def torch_step(name, x, dy):
     return step
 
 
+def _twins(module):
+    path = os.path.join(TESTS, module + ".py")
+    if not os.path.isfile(path):
+        raise SystemExit(f"error: {path} not found: run the benchmark from a checkout of the repository")
+    spec = importlib.util.spec_from_file_location(module, path)
+    twins = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(twins)
+    return twins
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m hpa.bench_backbones", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", default=["resnet50", "densenet121"])
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--channels", type=int, default=4, help="input channels (3: ImageNet's RGB)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     args = p.parse_args(argv)
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((args.batch, 4, args.size, args.size)).astype(np.float32)
+    x = rng.standard_normal((args.batch, args.channels, args.size, args.size)).astype(np.float32)
     dy = rng.standard_normal((args.batch, 28)).astype(np.float32)
     try:
         import torch
         torch.set_num_threads(args.threads)
     except ImportError:
         torch = None
-    print(f"forward + backward, {args.batch} x 4 x {args.size} x {args.size} float32, {args.threads} threads, "
+    print(f"forward + backward, {args.batch} x {args.channels} x {args.size} x {args.size} float32, {args.threads} threads, "
           f"median of {args.repeats}")
     print(f"{'network':<14}{'minidl s':>10}{'PyTorch s':>11}{'ratio':>8}")
     for name in args.models:
