@@ -150,3 +150,20 @@ def test_early_stopping_takes_the_first_epoch_whatever_its_loss():
     stopper = EarlyStopping(1)
     assert stopper.update(-3.5, 0)  # a validation loss of 3.5 (weighted or focal losses exceed 1)
     assert not stopper.update(-3.6, 1) and stopper.should_stop and stopper.best_epoch == 0
+
+
+@pytest.mark.parametrize("name, stains", [("inception-resnet-v2-rgb", "red,green,blue"),
+                                          ("inception-resnet-v2-four-stains", None)])
+def test_inception_recipes_hold_the_papers_setup(name, stains, tmp_path):
+    import dataclasses
+
+    from hpa.training import recipes
+    weights = tmp_path / "weights.npz"
+    weights.write_bytes(b"")
+    config = recipes.resolve(name)
+    dataclasses.replace(config, init=f"imagenet:{weights}").check()
+    assert (config.model, config.stains, config.image_size, config.batch_size, config.epochs) == \
+        ("inception_resnet_v2", stains, 299, 16, 150)
+    assert (config.optimizer, config.lr, config.loss, config.early_stopping_on, config.val_fraction) == \
+        ("adam", 1e-3, "bce", "val-loss", 0.2)
+    assert config.init == "imagenet:inception_resnet_v2-hpa.npz" and name in recipes.recipe_list()
