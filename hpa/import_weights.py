@@ -1,9 +1,10 @@
-"""Turn torchvision ImageNet weights into a 4-stain, 28-class starting point.
+"""Turn torchvision or timm ImageNet weights into a 4-stain, 28-class starting point.
 
     python -m hpa.import_weights --arch resnet50 --from resnet50.pth --out resnet50-hpa.npz
     python -m hpa.train --model resnet50 --init imagenet:resnet50-hpa.npz
 
-``--from`` is a ``torch.save``'d torchvision ``state_dict`` (.pth/.pt, needs
+``--from`` is a ``torch.save``'d torchvision (or, for ``inception_resnet_v2``,
+timm) ``state_dict`` (.pth/.pt, needs
 PyTorch) or the same in a .safetensors file (needs only the ``safetensors``
 package). The first convolution gains a filter for the yellow stain
 (``--fourth-channel``, see :mod:`hpa.models.pretrained`) and the 1000-way
@@ -14,7 +15,7 @@ import os
 import sys
 
 from hpa import cli
-from hpa.models import MODELS, TORCHVISION_NAMES
+from hpa.models import IMPORTABLE_NAMES, MODELS
 from hpa.models.checkpoint import save_checkpoint
 from hpa.models.pretrained import FOURTH_CHANNEL, import_imagenet
 
@@ -23,9 +24,10 @@ IMPORT_FORMAT = "imagenet-import-1"
 
 def build_parser():
     p = cli.ArgumentParser(prog="python -m hpa.import_weights", description=__doc__)
-    p.add_argument("--arch", required=True, choices=TORCHVISION_NAMES, help="the torchvision architecture")
+    p.add_argument("--arch", required=True, choices=IMPORTABLE_NAMES,
+                   help="the torchvision (or timm: inception_resnet_v2) architecture")
     p.add_argument("--from", dest="source", required=True, metavar="FILE",
-                   help="torchvision state dict: .pth/.pt (with PyTorch) or .safetensors")
+                   help="torchvision/timm state dict: .pth/.pt (with PyTorch) or .safetensors")
     p.add_argument("--out", required=True, metavar="NPZ", help="the imported weights, for --init imagenet:NPZ")
     p.add_argument("--fourth-channel", choices=FOURTH_CHANNEL, default="red-green",
                    help="first filter of the yellow stain: mean of the red and green filters (yellow is "

@@ -30,7 +30,7 @@ from hpa.evaluation.inference import use_device
 from hpa.interrupts import phase
 from hpa.models import MODELS, build_model
 from hpa.training import distributed, recipes
-from hpa.training.config import LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
+from hpa.training.config import EARLY_STOPPING_ON, LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
 from hpa.training.fine_tuning import NORMALIZATIONS
 from hpa.training.preflight import prepare_run
 from hpa.training.run import load_init
@@ -58,6 +58,9 @@ def build_parser(model=None, fixed=False, description=None, config=None):
                       "default: the built-in synthetic data set")
     data.add_argument("--image-size", type=cli.positive_int, default=config.image_size,
                       help="side of the cached, area-resized images fed to the network")
+    data.add_argument("--stains", default=config.stains, metavar="NAMES",
+                      help="the stains the network reads, comma-separated, e.g. red,green,blue "
+                      "(ImageNet's RGB); default: red,green,blue,yellow")
     data.add_argument("--synthetic-n", type=cli.positive_int, default=config.synthetic_n, help="synthetic samples")
     data.add_argument("--synthetic-size", type=cli.positive_int, default=config.synthetic_size,
                       help="synthetic image side")
@@ -115,7 +118,9 @@ def build_parser(model=None, fixed=False, description=None, config=None):
                    help="learning rate of the fine-tuning stage")
     t.add_argument("--focal-gamma", type=float, default=config.focal_gamma, help="focal loss exponent")
     t.add_argument("--early-stopping", type=int, default=config.early_stopping,
-                   help="stop after this many epochs without a better validation macro F1 (0: off)")
+                   help="stop after this many epochs without a better validation figure (0: off)")
+    t.add_argument("--early-stopping-on", choices=EARLY_STOPPING_ON, default=config.early_stopping_on,
+                   help="the figure that must improve (and picks best.npz): macro F1 or validation loss")
     t.add_argument("--clip-norm", type=float, default=config.clip_norm,
                    help="clip gradients to this global norm (0: off)")
     t.add_argument("--seed", type=int, default=config.seed,
@@ -150,7 +155,8 @@ def _add_fine_tuning_options(p, config):
     f.add_argument("--backbone-lr", type=cli.positive_float, default=None,
                    help="the features' own learning rate in that stage (default: --unfrozen-lr)")
     f.add_argument("--normalize", choices=NORMALIZATIONS, default=config.normalize,
-                   help="dataset: each stain's own statistics; imagenet: ImageNet's for red, green, blue")
+                   help="dataset: each stain's own statistics; imagenet: ImageNet's for red, green, blue "
+                   "(torchvision's); inception: mean 0.5, std 0.5 for them (timm's Inception networks)")
 
 
 def _model_options(pairs):
@@ -204,7 +210,8 @@ def main(argv=None, model=None, description=None):
     config = parse_config(argv, model, description)
     host_memory.keep_freed_memory()  # minidl's fast CPU path: a step reuses the last one's memory
     use_device(config.device)
-    model = build_model(config.model, image_size=config.image_size, **config.model_options)  # bad options fail now
+    model = build_model(config.model, image_size=config.image_size, stains=config.stains,
+                        **config.model_options)  # bad options fail now
     group = distributed.start(config)
     with distributed.failing_rank_ends_job(group):
         return _run(config, group, model)

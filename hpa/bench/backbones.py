@@ -2,11 +2,13 @@
 
     python -m hpa.bench.backbones                     # ResNet-50 and DenseNet-121, 224 px, batch 8
     python -m hpa.bench.backbones --models resnet18 --size 128 --repeats 5
+    python -m hpa.bench.backbones --models inception_resnet_v2 --size 299 --channels 3
 
 Each network runs one training step's passes (train mode: batch statistics)
 on random float32 images: minidl's ``model(x)`` then ``model.backward(dy)``,
 and the PyTorch twin's (``hpa.bench.torchvision_twins``: the same
-architecture with torchvision's names, NCHW) ``y = model(x); y.backward(dy)``.
+architecture with torchvision's names, NCHW; ``hpa.bench.timm_twins`` for
+timm's Inception-ResNet-V2) ``y = model(x); y.backward(dy)``.
 Both use ``--threads`` threads (BLAS for NumPy, ``torch.set_num_threads``
 for PyTorch; set OMP_NUM_THREADS to match before starting Python for exact
 parity). The table gives the median of ``--repeats`` timed steps after one
@@ -41,7 +43,7 @@ def median_seconds(step, repeats):
 
 def minidl_step(name, x, dy):
     md.manual_seed(0)
-    model = build_model(name, image_size=x.shape[-1]).train()
+    model = build_model(name, image_size=x.shape[-1], in_channels=x.shape[1]).train()
 
     def step():
         model(x)
@@ -52,11 +54,14 @@ def minidl_step(name, x, dy):
 
 def torch_step(name, x, dy):
     import torch
-
-    from hpa.bench import torchvision_twins as twins
-    depth = int("".join(c for c in name if c.isdigit()))
-    family = twins.ResNet if name.startswith("resnet") else twins.DenseNet
-    model = family(depth, in_channels=x.shape[1], num_classes=dy.shape[1]).train()
+    from hpa.bench import timm_twins, torchvision_twins
+    twins = timm_twins if name == "inception_resnet_v2" else torchvision_twins
+    if name == "inception_resnet_v2":
+        model = twins.InceptionResnetV2(in_chans=x.shape[1], num_classes=dy.shape[1]).train()
+    else:
+        depth = int("".join(c for c in name if c.isdigit()))
+        family = twins.ResNet if name.startswith("resnet") else twins.DenseNet
+        model = family(depth, in_channels=x.shape[1], num_classes=dy.shape[1]).train()
     xt, dyt = torch.from_numpy(x), torch.from_numpy(dy)
 
     def step():
@@ -71,12 +76,13 @@ def main(argv=None):
     p.add_argument("--models", nargs="+", default=["resnet50", "densenet121"])
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--channels", type=int, default=4, help="input channels (3: ImageNet's RGB)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     args = p.parse_args(argv)
     host_memory.keep_freed_memory()
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((args.batch, 4, args.size, args.size)).astype(np.float32)
+    x = rng.standard_normal((args.batch, args.channels, args.size, args.size)).astype(np.float32)
     dy = rng.standard_normal((args.batch, 28)).astype(np.float32)
     try:
         import torch
@@ -84,7 +90,7 @@ def main(argv=None):
     except ImportError:
         torch = None
     print(blas.header_line())
-    print(f"forward + backward, {args.batch} x 4 x {args.size} x {args.size} float32, {args.threads} threads, "
+    print(f"forward + backward, {args.batch} x {args.channels} x {args.size} x {args.size} float32, {args.threads} threads, "
           f"median of {args.repeats}")
     print(f"{'network':<14}{'minidl s':>10}{'PyTorch s':>11}{'ratio':>8}")
     for name in args.models:

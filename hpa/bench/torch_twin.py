@@ -80,8 +80,10 @@ def torch_twin(model, torch=None):
             return nn.Sequential(*map(twin, m.children()))
         if kind == "Conv2d":
             return nn.Conv2d(m.in_channels, m.out_channels, bias=m.bias is not None, **_pair_args(m))
-        if kind in ("MaxPool2d", "AvgPool2d"):
-            return getattr(nn, kind)(**_pair_args(m))
+        if kind == "MaxPool2d":
+            return nn.MaxPool2d(**_pair_args(m))
+        if kind == "AvgPool2d":
+            return nn.AvgPool2d(**_pair_args(m), count_include_pad=m.count_include_pad)
         if kind in ("BatchNorm2d", "BatchNorm1d"):
             return getattr(nn, kind)(m.num_features, eps=m.eps, momentum=m.momentum)
         if kind == "Linear":

@@ -35,7 +35,7 @@ def load_model(path):
         checked.close()
     try:
         model.load_state_dict(state)
-    except (KeyError, StateDictError) as error:
+    except (KeyError, StateDictError, TypeError) as error:
         raise HpaError(f"checkpoint {path} does not fit model {meta.get('model')!r}: {error}") from None
     return model.eval(), meta
 

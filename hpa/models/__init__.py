@@ -24,7 +24,8 @@ ones run on any size.
 parameter names: ``hpa.import_weights`` turns a torchvision weight file into
 their 4-stain, 28-class weights, and ``hpa.train --init imagenet:FILE``
 fine-tunes from it. Their defaults are fine-tuning ones (224 px as in
-ImageNet, Adam at 1e-4).
+ImageNet, Adam at 1e-4). ``TIMM_MODELS`` are the same for timm's ImageNet
+networks (Inception-ResNet-V2, 299 px); ``IMPORTABLE_NAMES`` lists both kinds.
 """
 import dataclasses
 import functools
@@ -34,9 +35,12 @@ from hpa.errors import HpaError
 from hpa.models.deepyeast import DeepYeast
 from hpa.models.densenet import DenseNet, torchvision_densenet
 from hpa.models.gapnet import GapNet
+from hpa.models.inception_resnet_v2 import MIN_SIZE as _IRV2_MIN
+from hpa.models.inception_resnet_v2 import InceptionResnetV2
 from hpa.models.mcnn import MCNN
 from hpa.models.parallel_lenet import ParallelLeNet
 from hpa.models.resnet import ResNet
+from hpa.models.stains import parse_stains, select_stains
 from hpa.models.vgg import VGG
 
 
@@ -110,6 +114,13 @@ TORCHVISION_MODELS = {
 # resnet18 keeps its entry above (trained from scratch at 512 px by default) but has torchvision's layout too.
 MODELS.update(TORCHVISION_MODELS)
 TORCHVISION_NAMES = ("resnet18", *TORCHVISION_MODELS)
+TIMM_MODELS = {
+    "inception_resnet_v2": ModelEntry(
+        InceptionResnetV2, 299, f"any size >= {_IRV2_MIN} (valid 3x3 convolutions, then global average pooling)",
+        "Inception-ResNet-V2, timm layout (conv2d_1a ... classif); has cam_parts()", **_FINE_TUNE),
+}
+MODELS.update(TIMM_MODELS)
+IMPORTABLE_NAMES = (*TORCHVISION_NAMES, *TIMM_MODELS)
 
 
 def model_names():
@@ -123,9 +134,13 @@ def _options_of(build):
             if p not in fixed | {"self", "num_classes", "in_channels", "image_size"}]
 
 
-def build_model(name, num_classes=28, in_channels=4, image_size=None, **options):
+def build_model(name, num_classes=28, in_channels=None, image_size=None, stains=None, **options):
     """The network ``name`` for ``image_size`` px inputs (default: the entry's size).
 
+    ``stains`` (e.g. ``("red", "green", "blue")``, default all four) are the
+    stains it reads from 4-stain images (:mod:`hpa.models.stains`); it then has
+    one input channel per stain. ``in_channels`` without ``stains`` builds a
+    network for images of that many channels, read as they are.
     Unknown names, unknown options and invalid values raise ``HpaError``.
     """
     if name not in MODELS:
@@ -137,8 +152,14 @@ def build_model(name, num_classes=28, in_channels=4, image_size=None, **options)
         raise HpaError(f"model {name!r} has no option {', '.join(map(repr, unknown))}; "
                        f"its options are {', '.join(known)}")
     size = entry.image_size if image_size is None else image_size
+    names = parse_stains(stains)
+    if in_channels is None:
+        in_channels = len(names)
+    elif stains is not None and in_channels != len(names):
+        raise HpaError(f"model {name!r}: {in_channels} input channels for {len(names)} stains")
     try:
-        return entry.build(num_classes=num_classes, in_channels=in_channels, image_size=size, **options)
+        model = entry.build(num_classes=num_classes, in_channels=in_channels, image_size=size, **options)
+        return select_stains(model, names) if stains is not None else model
     except ValueError as error:
         raise HpaError(f"model {name!r}: {error} (accepted input: {entry.sizes})") from None
     except (TypeError, IndexError) as error:  # an option of the wrong kind, e.g. a number for a list

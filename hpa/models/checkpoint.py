@@ -83,7 +83,8 @@ def build_checked_model(checked, where):
         # reservation the budget is not meant for. The caller moves the model to its device.
         backend.use("cpu")
         with address_space_budget(budget_for(weights)):
-            model = build_model(meta["model"], image_size=meta["image_size"], **meta.get("model_options", {}))
+            model = build_model(meta["model"], image_size=meta["image_size"], stains=meta.get("stains"),
+                                **meta.get("model_options", {}))
     except MemoryError:
         raise HpaError(f"{where}: its meta asks for a {meta['model']} network at {meta['image_size']} px with "
                        f"options {quote(meta.get('model_options', {}), 120)}, far larger than the {weights} bytes "

@@ -50,6 +50,10 @@ def check_meta(meta, where, inference=False):
                 item is None or isinstance(item, (bool, str)) or _is_number(item) for item in items):
             raise HpaError(f"{where}: model option {quote(key)} = {quote(value)} is not a number, word or "
                            f"short list of them")
+    stains = meta.get("stains")
+    if stains is not None and (not isinstance(stains, list) or not 1 <= len(stains) <= NUM_CHANNELS
+                               or not all(isinstance(s, str) and len(s) <= 16 for s in stains)):
+        raise HpaError(f"{where}: meta's stains {quote(stains)} are not 1 to {NUM_CHANNELS} stain names")
     if inference:
         for key, low in (("mean", -math.inf), ("std", 0.0)):
             values = meta.get(key)

@@ -1,6 +1,6 @@
-"""ImageNet weights from a torchvision weight file, adapted to the 4 HPA stains and 28 classes.
+"""ImageNet weights from a torchvision or timm weight file, adapted to the 4 HPA stains and 28 classes.
 
-A torchvision network sees RGB images and predicts 1000 ImageNet classes. Two
+A torchvision (or timm) network sees RGB images and predicts 1000 ImageNet classes. Two
 tensors therefore change; every other one loads by name, unchanged:
 
 * the first convolution W (O, 3, k, k) gains a filter for the fourth stain.
@@ -14,7 +14,7 @@ tensors therefore change; every other one loads by name, unchanged:
   as red, the stain it is usually compared with), ``"mean"`` (the mean of
   the three RGB filters: yellow read as grey) and ``"zero"`` (yellow ignored
   at first; the fine-tuning learns its filter from nothing).
-* the classifier (``fc``, ``classifier`` or ``classifier.6``) is replaced by a
+* the classifier (``fc``, ``classifier``, ``classifier.6`` or timm's ``classif``) is replaced by a
   fresh 28-way Linear layer, initialised like any new minidl Linear.
 
 Files: ``.pth``/``.pt`` (``torch.save`` of a ``state_dict``; read with
@@ -30,7 +30,7 @@ import re
 import numpy as np
 
 from hpa.errors import HpaError
-from hpa.models import TORCHVISION_NAMES, build_model
+from hpa.models import IMPORTABLE_NAMES, build_model
 from minidl.layers import Conv2d, Linear
 
 FOURTH_CHANNEL = ("red-green", "red", "mean", "zero")
@@ -116,7 +116,7 @@ def adapt_state(state, model, source="the file", fourth_channel="red-green"):
         parts = ([f"unknown keys {_names(unknown)}"] if unknown else []) + \
                 ([f"missing keys {_names(missing)}"] if missing else [])
         raise HpaError(f"{source} does not fit {type(model).__name__}: {'; '.join(parts)} "
-                       "(is it a torchvision state dict of this --arch?)")
+                       "(is it a torchvision or timm state dict of this --arch?)")
     adapted = dict(own)
     for key, value in state.items():
         if key.startswith(linear + "."):
@@ -131,8 +131,8 @@ def adapt_state(state, model, source="the file", fourth_channel="red-green"):
 
 def import_imagenet(arch, path, fourth_channel="red-green", num_classes=28, **options):
     """The ``arch`` network for 4 stains and ``num_classes``, with the ImageNet weights of ``path``."""
-    if arch not in TORCHVISION_NAMES:
-        raise HpaError(f"--arch {arch!r}: choose one of {', '.join(TORCHVISION_NAMES)}")
+    if arch not in IMPORTABLE_NAMES:
+        raise HpaError(f"--arch {arch!r}: choose one of {', '.join(IMPORTABLE_NAMES)}")
     state = read_weights(path)
     model = build_model(arch, num_classes=num_classes, **options)
     model.load_state_dict(adapt_state(state, model, source=f"--from {path}", fourth_channel=fourth_channel))

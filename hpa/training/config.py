@@ -17,6 +17,7 @@ from hpa.data.imageio import parse_intensity
 from hpa.errors import HpaError
 from hpa.evaluation.thresholds import threshold_grid
 from hpa.models import MODELS
+from hpa.models.stains import parse_stains
 from hpa.training.fine_tuning import check_fine_tuning, init_path
 
 LOSSES = ("bce", "weighted-bce", "focal", "soft-f1")
@@ -25,6 +26,7 @@ SCHEDULES = ("none", "step", "cosine", "plateau")
 CLASS_WEIGHTS = ("none", "inv-log")
 POS_WEIGHTS = ("none", "ratio", "sqrt-ratio")
 DEVICES = ("cpu", "gpu")
+EARLY_STOPPING_ON = ("macro-f1", "val-loss")
 # Fields whose default is the network's own (its registry entry's training defaults).
 PER_MODEL = ("image_size", "batch_size", "epochs", "optimizer", "lr")
 
@@ -35,6 +37,7 @@ class TrainConfig:
     model: str = "parallel_lenet"
     model_options: dict = dataclasses.field(default_factory=dict)
     image_size: int = 128
+    stains: str = None              # e.g. "red,green,blue": the stains the network reads; None: all four
     # the data
     data: list = None               # folders (several: their union); None: the built-in synthetic set
     synthetic_n: int = 2000
@@ -70,6 +73,7 @@ class TrainConfig:
     finetune_lr: float = 1e-4
     recipe: str = None              # the hpa.training.recipes entry the values came from
     early_stopping: int = 5
+    early_stopping_on: str = "macro-f1"   # or "val-loss": which validation figure must improve
     clip_norm: float = 5.0
     seed: int = 0
     # the run
@@ -98,6 +102,8 @@ class TrainConfig:
     def check(self):
         """Raise ``HpaError`` naming the option of the first impossible value; returns self."""
         _choose("model", self.model, tuple(MODELS))
+        _choose("early-stopping-on", self.early_stopping_on, EARLY_STOPPING_ON)
+        parse_stains(self.stains)
         for name, value, choices in (("loss", self.loss, LOSSES), ("optimizer", self.optimizer, OPTIMIZERS),
                                      ("schedule", self.schedule, SCHEDULES), ("device", self.device, DEVICES),
                                      ("class-weight", self.class_weight, CLASS_WEIGHTS),

@@ -19,6 +19,8 @@ with the ImageNet channel means and standard deviations. With
 ``normalize="imagenet"`` the red, green and blue stains use those (on the
 0..255 scale), so the pretrained first layer sees inputs scaled as it was
 trained on; the yellow stain, which ImageNet has not, keeps its data statistics.
+``normalize="inception"`` does the same with the statistics timm's Inception
+networks were trained with (mean 0.5, std 0.5: pixels scaled to [-1, 1]).
 """
 import numpy as np
 
@@ -26,16 +28,18 @@ from hpa.errors import HpaError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # R, G, B on the 0..1 scale
 IMAGENET_STD = (0.229, 0.224, 0.225)
-NORMALIZATIONS = ("dataset", "imagenet")
+INCEPTION_MEAN = INCEPTION_STD = (0.5, 0.5, 0.5)
+NORMALIZATIONS = ("dataset", "imagenet", "inception")
 IMAGENET_PREFIX = "imagenet:"
 
 
 def stain_statistics(mean, std, how):
-    """Per-stain (mean, std) (4,) on the 0..255 scale: the data's, or ImageNet's for R, G, B."""
+    """Per-stain (mean, std) (4,) on the 0..255 scale: the data's, or ImageNet's (torchvision's or
+    the Inception networks') for R, G, B."""
     mean, std = np.array(mean, dtype=np.float32), np.array(std, dtype=np.float32)
-    if how == "imagenet":
-        mean[:3] = np.multiply(IMAGENET_MEAN, 255)
-        std[:3] = np.multiply(IMAGENET_STD, 255)
+    if how in ("imagenet", "inception"):
+        mean[:3] = np.multiply(IMAGENET_MEAN if how == "imagenet" else INCEPTION_MEAN, 255)
+        std[:3] = np.multiply(IMAGENET_STD if how == "imagenet" else INCEPTION_STD, 255)
     return mean, std
 
 

@@ -25,6 +25,8 @@ from hpa.errors import HpaError
 from hpa.evaluation.thresholds import save_thresholds, search_thresholds
 from hpa.models import build_model
 from hpa.models.checkpoint import load_checkpoint, save_checkpoint
+from hpa.models.pretrained import first_conv_and_classifier
+from hpa.models.stains import STAIN_NAMES, parse_stains, stain_indices
 from hpa.training.distributed import DistributedTrainer
 from hpa.training.fine_tuning import init_path, stain_statistics
 from hpa.training.trainer import Trainer
@@ -67,6 +69,10 @@ def load_init(model, init, model_name):
                                               "an hpa.import_weights file: write --init imagenet:" + path))
     if meta.get("model") != model_name:
         raise HpaError(f"--init {init}: checkpoint is for model {meta.get('model')!r}, not {model_name!r}")
+    if imported:  # the import has 4 stains: keep the first convolution's filters of the stains the model reads
+        conv = first_conv_and_classifier(model)[0] + ".weight"
+        if conv in state and state[conv].ndim == 4 and state[conv].shape[1] == 4:
+            state[conv] = state[conv][:, list(stain_indices(getattr(model, "stains", STAIN_NAMES)))]
     try:
         model.load_state_dict(state)
     except StateDictError as error:
@@ -121,7 +127,7 @@ def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print, group
                                    copies_from=len(train_idx), groups=groups, **common)
     val_loader = BatchLoader(cache.images, labels, shard(val_idx, group.rank, group.size), batch_size=64,
                              shuffle=False, mean=mean, std=std, groups=groups)
-    model = build_model(config.model, image_size=config.image_size, **config.model_options)
+    model = build_model(config.model, image_size=config.image_size, stains=config.stains, **config.model_options)
     if config.distributed and config.sync_batchnorm:
         model = SyncBatchNorm.convert_sync_batchnorm(model, group)
     model.to(config.device)
@@ -130,6 +136,7 @@ def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print, group
     if config.init:
         load_init(model, config.init, config.model)
     meta = {"model": config.model, "model_options": config.model_options, "image_size": config.image_size,
+            "stains": list(parse_stains(config.stains)),
             **stats_meta, "class_names": list(CLASS_NAMES),
             "config": dataclasses.asdict(config), "split": name or "holdout"}
     trainer = (functools.partial(DistributedTrainer, group=group) if config.distributed else Trainer)(

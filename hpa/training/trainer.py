@@ -10,7 +10,8 @@ One epoch:
         clip_grad_norm_(params, clip)     # optional
         optimizer.step()
 
-then a validation pass (macro F1 at threshold 0.5 decides early stopping and
+then a validation pass (macro F1 at threshold 0.5, or with
+``early_stopping_on="val-loss"`` the validation loss, decides early stopping and
 the best checkpoint), a schedule step, the ``last`` checkpoint rewritten
 atomically and then ``metrics.csv`` with the epoch's row. Order of batches and of
 augmentations depends only on (seed, epoch), and the checkpoint stores the
@@ -43,22 +44,22 @@ from minidl import StateDictError, optim
 from minidl.atomic import atomic_write_text, remove_stale_temps
 from minidl.losses import sigmoid
 
-METRIC_COLUMNS = ("epoch", "lr", "train_loss", "val_loss", "val_macro_f1", "val_precision",
+METRIC_COLUMNS = ("epoch", "lr", "train_loss", "val_loss", "val_macro_f1", "val_label_accuracy", "val_precision",
                   "val_recall", "train_samples_per_s", "seconds")
 
 
 @dataclasses.dataclass
 class EarlyStopping:
-    """Stop after ``patience`` epochs without a better validation macro F1."""
+    """Stop after ``patience`` epochs without a better value (macro F1, or minus the validation loss)."""
 
     patience: int
-    best: float = -1.0
+    best: float = None  # None until the first epoch (minus a loss can be any negative number)
     best_epoch: int = -1
     bad_epochs: int = 0
 
     def update(self, value, epoch):
         """Record an epoch's metric; True if it is the best so far."""
-        if value > self.best:
+        if self.best is None or value > self.best:
             self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
             return True
         self.bad_epochs += 1
@@ -246,8 +247,9 @@ class Trainer:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, METRIC_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows({c: f"{row[c]:.6g}" if isinstance(row[c], float) else row[c] for c in METRIC_COLUMNS}
-                         for row in rows)
+        # .get: rows read back from a run written before a column was added leave it empty
+        writer.writerows({c: f"{row[c]:.6g}" if isinstance(row.get(c), float) else row.get(c, "")
+                          for c in METRIC_COLUMNS} for row in rows)
         atomic_write_text(self.path("metrics.csv"), buffer.getvalue())
 
     def fit(self, log=print):
@@ -266,15 +268,17 @@ class Trainer:
             scores = summarise(probs, self.val_labels)
             lr = self.optimizer.param_groups[-1]["lr"]  # the head's
             row = dict(zip(METRIC_COLUMNS, (epoch + 1, lr, train_loss, val_loss, scores["macro_f1"],
-                                            scores["precision"], scores["recall"], speed,
-                                            time.perf_counter() - start)))
+                                            scores["label_accuracy"], scores["precision"], scores["recall"],
+                                            speed, time.perf_counter() - start)))
             history.append(row)
-            improved = self.stopper.update(scores["macro_f1"], epoch)
+            on_loss = self.config.early_stopping_on == "val-loss"
+            improved = self.stopper.update(-val_loss if on_loss else scores["macro_f1"], epoch)
             if self.schedule is not None:
                 self.schedule.step(scores["macro_f1"])
             log(f"epoch {epoch + 1:>3}/{self.config.epochs}  train loss {train_loss:.4f}  "
                 f"val loss {val_loss:.4f}  val macro F1 {scores['macro_f1']:.4f}  "
-                f"(P {scores['precision']:.3f} R {scores['recall']:.3f})  lr {lr:.2g}  "
+                f"(P {scores['precision']:.3f} R {scores['recall']:.3f}, label acc {scores['label_accuracy']:.3f})  "
+                f"lr {lr:.2g}  "
                 f"{speed:.0f} samples/s  {row['seconds']:.0f} s" + ("  *best*" if improved else ""))
             if improved:
                 self.save("best.npz", epoch)
@@ -283,6 +287,7 @@ class Trainer:
             if self.is_root:
                 self._write_metrics(rows)
             if self.stopper.should_stop:
-                log(f"early stopping: no better validation macro F1 for {self.stopper.patience} epochs")
+                log(f"early stopping: no better validation {'loss' if on_loss else 'macro F1'} "
+                    f"for {self.stopper.patience} epochs")
                 break
         return history

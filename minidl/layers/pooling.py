@@ -10,7 +10,11 @@ picks it, so on ties exactly one input per window receives dy.
 
 Average pooling: y = mean_{i,j} xpad[...], padding with zeros that count in the
 mean (PyTorch's count_include_pad=True), so every input of a window receives
-dy / (kh*kw).
+dy / (kh*kw). With ``count_include_pad=False`` the sum is divided instead by
+the number of real (unpadded) pixels in the window, n[r, s] = nh[r] * nw[s]
+with nh[r] = #{i : 0 <= r*sh - ph + i < H}, and every input of the window
+receives dy / n[r, s] (Inception's 3x3 stride-1 branches pool this way, so
+border pixels are not darkened by the zeros).
 
 Both loop over the kh*kw kernel offsets, each an (N, C, Ho, Wo) strided slice of
 the padded input (``windows.window_view``); backward puts each offset's share of
@@ -138,21 +142,44 @@ class MaxPool2d(_Pool2d):
 
 
 class AvgPool2d(_Pool2d):
-    """``AvgPool2d(kernel_size, stride=None, padding=0)``; zero padding counts in the mean."""
+    """``AvgPool2d(kernel_size, stride=None, padding=0, count_include_pad=True)``.
+
+    With ``count_include_pad`` (PyTorch's default) the zero padding counts in
+    the mean; without it each window's sum is divided by its real pixels only.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, count_include_pad=True):
+        super().__init__(kernel_size, stride, padding)
+        self.count_include_pad = bool(count_include_pad)
+
+    def _scale(self, xp, x_shape, out, dtype):
+        """1 / (pixels averaged) per output: a scalar, or (Ho, Wo) without count_include_pad."""
+        if self.count_include_pad or self.padding == (0, 0):
+            return 1 / (self.kernel_size[0] * self.kernel_size[1])
+        counts = []
+        for size, k, s, p, n in zip(x_shape[2:], self.kernel_size, self.stride, self.padding, out):
+            start = xp.arange(n) * s - p  # first input row (column) of each window, in unpadded coordinates
+            counts.append(xp.minimum(start + k, size) - xp.maximum(start, 0))
+        return (1 / (counts[0][:, None] * counts[1][None, :])).astype(dtype)
 
     def forward(self, x):
         xp = backend.get_array_module(x)
         view, chunks = self._windows(x, 0.0)
         y = xp.empty(view.shape[:2] + view.shape[4:], dtype=x.dtype)
-        scale = 1 / (self.kernel_size[0] * self.kernel_size[1])
+        scale = self._scale(xp, x.shape, y.shape[2:], x.dtype)
+        self.save_for_backward(scale)
         for samples, rows in chunks:
             v, total = view[samples, :, :, :, rows], y[samples, :, rows]
             total[...] = v[:, :, 0, 0]
             for _, i, j in self._offsets()[1:]:
                 total += v[:, :, i, j]
-            total *= scale
+            total *= scale if isinstance(scale, float) else scale[rows]
         return y
 
     def backward(self, dy):
-        share = dy * (1 / (self.kernel_size[0] * self.kernel_size[1]))
+        (scale,) = self.saved()
+        share = dy * scale
         return self._input_gradient(dy, lambda chunk, o: share[chunk])
+
+    def extra_repr(self):
+        return super().extra_repr() + ("" if self.count_include_pad else ", count_include_pad=False")

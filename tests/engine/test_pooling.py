@@ -26,7 +26,7 @@ def _separated(shape, seed=0):
     return np.random.default_rng(seed).permutation(size).reshape(shape) * 0.1 - size * 0.05
 
 
-def _loop_reference(x, kernel, stride, padding, mode):
+def _loop_reference(x, kernel, stride, padding, mode, count_include_pad=True):
     """Output of every window, and for max pooling the (row, col) of its first maximum."""
     (kh, kw), (ph, pw) = windows.pair(kernel, "k", 1), windows.pair(padding, "p", 0)
     sh, sw = windows.pair(kernel if stride is None else stride, "s", 1)
@@ -38,16 +38,18 @@ def _loop_reference(x, kernel, stride, padding, mode):
         for ch in range(c):
             for r in range(ho):
                 for s in range(wo):
-                    best, total = -np.inf, 0.0
+                    best, total, real = -np.inf, 0.0, 0
                     for i in range(kh):
                         for j in range(kw):
                             row, col = r * sh + i - ph, s * sw + j - pw
                             inside = 0 <= row < h and 0 <= col < w
+                            real += inside
                             value = x[b, ch, row, col] if inside else (-np.inf if mode == "max" else 0.0)
                             total += value
                             if value > best:  # strict: the first maximum stays
                                 best, winner[b, ch, r, s] = value, (row, col)
-                    y[b, ch, r, s] = best if mode == "max" else total / (kh * kw)
+                    count = kh * kw if count_include_pad else real
+                    y[b, ch, r, s] = best if mode == "max" else total / count
     return y, winner
 
 
@@ -59,16 +61,16 @@ def _max_backward_reference(dy, winner, x_shape):
     return dx
 
 
-def _avg_backward_reference(dy, x_shape, kernel, stride, padding):
+def _avg_backward_reference(dy, x_shape, kernel, stride, padding, count_include_pad=True):
     (kh, kw), (ph, pw) = windows.pair(kernel, "k", 1), windows.pair(padding, "p", 0)
     sh, sw = windows.pair(kernel if stride is None else stride, "s", 1)
     dx = np.zeros(x_shape)
     for b, ch, r, s in np.ndindex(dy.shape):
-        for i in range(kh):
-            for j in range(kw):
-                row, col = r * sh + i - ph, s * sw + j - pw
-                if 0 <= row < x_shape[2] and 0 <= col < x_shape[3]:
-                    dx[b, ch, row, col] += dy[b, ch, r, s] / (kh * kw)
+        inside = [(r * sh + i - ph, s * sw + j - pw) for i in range(kh) for j in range(kw)]
+        inside = [(row, col) for row, col in inside if 0 <= row < x_shape[2] and 0 <= col < x_shape[3]]
+        count = kh * kw if count_include_pad else len(inside)
+        for row, col in inside:
+            dx[b, ch, row, col] += dy[b, ch, r, s] / count
     return dx
 
 
@@ -84,16 +86,58 @@ def test_max_pool_forward_and_backward_match_loops(case, halving):
     np.testing.assert_allclose(layer.backward(dy), _max_backward_reference(dy, winner, x.shape), rtol=1e-14)
 
 
+@pytest.mark.parametrize("include", [True, False], ids=["count-pad", "real-only"])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_avg_pool_forward_and_backward_match_loops(case):
+def test_avg_pool_forward_and_backward_match_loops(case, include):
     n, c, h, w, k, s, p = case
     x = np.random.default_rng(2).standard_normal((n, c, h, w))
-    layer = AvgPool2d(k, s, p)
-    expected, _ = _loop_reference(x, k, s, p, "avg")
+    layer = AvgPool2d(k, s, p, count_include_pad=include)
+    expected, _ = _loop_reference(x, k, s, p, "avg", include)
     np.testing.assert_allclose(layer(x), expected, rtol=1e-12, atol=1e-15)
     dy = np.random.default_rng(3).standard_normal(expected.shape)
-    np.testing.assert_allclose(layer.backward(dy), _avg_backward_reference(dy, x.shape, k, s, p),
+    np.testing.assert_allclose(layer.backward(dy), _avg_backward_reference(dy, x.shape, k, s, p, include),
                                rtol=1e-12, atol=1e-15)
+
+
+PADDED = [case for case in CASES if case[-1] != 0]
+PADDED_IDS = [name for name, case in zip(IDS, CASES) if case[-1] != 0]
+
+
+@pytest.mark.parametrize("case", PADDED, ids=PADDED_IDS)
+def test_avg_pool_without_counting_padding_gradcheck(case):
+    n, c, h, w, k, s, p = case
+    check_module(AvgPool2d(k, s, p, count_include_pad=False), _separated((n, c, h, w), seed=4), tol=1e-6)
+
+
+@pytest.mark.parametrize("case", PADDED, ids=PADDED_IDS)
+def test_avg_pool_without_counting_padding_matches_torch(case):
+    """torch's count_include_pad=False: Inception's 3x3 stride-1 branch pool."""
+    torch = pytest.importorskip("torch")
+    n, c, h, w, k, s, p = case
+    x = _separated((n, c, h, w), seed=5)
+    layer = AvgPool2d(k, s, p, count_include_pad=False)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.avg_pool2d(xt, k, s, p, count_include_pad=False)
+    dy = np.random.default_rng(6).standard_normal(tuple(yt.shape))
+    yt.backward(torch.tensor(dy))
+    np.testing.assert_allclose(layer(x), yt.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(layer.backward(dy), xt.grad.numpy(), rtol=1e-12, atol=1e-15)
+    assert "count_include_pad=False" in repr(layer)
+
+
+def test_avg_pool_without_counting_padding_in_chunks_and_float32():
+    x = _separated((3, 2, 9, 7), seed=7)
+    layer = AvgPool2d(3, 1, 1, count_include_pad=False)
+    y = layer(x)
+    dx = layer.backward(np.arange(y.size, dtype=float).reshape(y.shape))
+    previous = windows.set_memory_budget(1)  # one output row per chunk
+    try:
+        np.testing.assert_array_equal(layer(x), y)
+        np.testing.assert_allclose(layer.backward(np.arange(y.size, dtype=float).reshape(y.shape)), dx, rtol=1e-14)
+    finally:
+        windows.set_memory_budget(previous)
+    y32 = layer(x.astype(np.float32))
+    assert y32.dtype == layer.backward(np.ones_like(y32)).dtype == np.float32
 
 
 @pytest.mark.parametrize("cls", [MaxPool2d, AvgPool2d])

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 import minidl as md
-from hpa.models import MODELS, TORCHVISION_MODELS, build_model, model_names
+from hpa.models import MODELS, TIMM_MODELS, TORCHVISION_MODELS, build_model, model_names
 from minidl.gradcheck import check_module
 from minidl.layers import BatchNorm1d, BatchNorm2d, Conv2d
 
@@ -81,8 +81,9 @@ def images(size, seed=7, n=2):
 
 
 def test_every_model_has_a_small_configuration():
-    """torchvision's deeper architectures are checked in test_pretrained_gradcheck.py."""
-    assert set(SMALL) | set(TORCHVISION_MODELS) == set(model_names())
+    """torchvision's deeper architectures are checked in test_pretrained_gradcheck.py, timm's in
+    test_inception_resnet_v2.py."""
+    assert set(SMALL) | set(TORCHVISION_MODELS) | set(TIMM_MODELS) == set(model_names())
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))
@@ -163,7 +164,7 @@ def test_head_of_features_is_the_model(name):
     assert head_params | feature_params == {id(p) for p in model.parameters()}
 
 
-@pytest.mark.parametrize("name", sorted(set(MODELS) - set(TORCHVISION_MODELS)))
+@pytest.mark.parametrize("name", sorted(set(MODELS) - set(TORCHVISION_MODELS) - set(TIMM_MODELS)))
 def test_output_shape_at_default_size(name):
     """torchvision's architectures run at full width in test_pretrained_gradcheck.py (224 px is slow here)."""
     md.manual_seed(0)

@@ -139,7 +139,7 @@ def test_old_torchvision_densenet_key_names_are_renamed(tmp_path):
 
 def test_wrong_architecture_names_the_unknown_and_missing_keys(tmp_path):
     _, path = saved_twin("resnet50", tmp_path)
-    with pytest.raises(HpaError, match=r"missing keys layer3\.10\..*\(is it a torchvision state dict"):
+    with pytest.raises(HpaError, match=r"missing keys layer3\.10\..*\(is it a torchvision or timm state dict"):
         import_imagenet("resnet101", path, **SMALL_RESNET)
     with pytest.raises(HpaError, match=r"unknown keys layer1\.0\.bn3\.bias"):
         import_imagenet("resnet18", path, **SMALL_RESNET)
