@@ -54,6 +54,7 @@ def minidl_step(name, x, dy):
 
 def torch_step(name, x, dy):
     import torch
+
     from hpa.bench import timm_twins, torchvision_twins
     twins = timm_twins if name == "inception_resnet_v2" else torchvision_twins
     if name == "inception_resnet_v2":
