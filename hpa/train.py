@@ -3,7 +3,10 @@
 Without ``--data`` the run uses the built-in synthetic HPA-like data set
 (generated once into the cache folder). The output folder holds the best and
 last checkpoints, ``metrics.csv``, ``thresholds.json``, ``report.txt`` and
-plots; its path is printed at the start and at the end.
+plots; its path is printed at the start and at the end. It is never another
+run's: an ``--out`` that holds files is refused unless the run resumes from it,
+adds a fold to its K-fold run, or ``--overwrite`` is given
+(:mod:`hpa.training.run_folder`).
 
 Input size, batch size, epochs, optimizer and learning rate default to the
 network's own (its paper's, as the model registry records them);
