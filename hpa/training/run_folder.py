@@ -43,11 +43,15 @@ def claim_run_folder(config):
     """The run's folder, made sure to be this run's (see the module docstring); HpaError if it is not."""
     out = output_folder(config)
     if out is None:
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        return new_folder(os.path.join("runs", f"{config.model}-{stamp}"))
+        return new_folder(os.path.join("runs", f"{config.model}-{time_stamp()}"))
     if not config.overwrite:
         check_free(config, out)
     return out
+
+
+def time_stamp():
+    """The start time in default folder names: ``YYYYmmdd-HHMMSS`` (one-second resolution)."""
+    return datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
 def new_folder(base):

@@ -1,7 +1,6 @@
 """What a run folder promises: never overwritten unless --overwrite or resuming, unique default names,
 atomic files, and a start-up clean-up that never deletes a file another live run is writing.
 """
-import datetime
 import os
 import shutil
 import subprocess
@@ -94,16 +93,10 @@ def test_a_kfold_run_adds_folds_but_never_retrains_one_into_it(tiny_synthetic, o
     assert snapshot(out) == before
 
 
-class _FrozenClock(datetime.datetime):
-    @classmethod
-    def now(cls, tz=None):
-        return cls(2026, 1, 2, 3, 4, 5)
-
-
 def test_default_folders_of_runs_started_in_the_same_second_differ(tiny_synthetic, one_epoch, tmp_path,
                                                                    monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(run_folder.datetime, "datetime", _FrozenClock)
+    monkeypatch.setattr(run_folder, "time_stamp", lambda: "20260102-030405")  # every run starts in one second
     argv = [*TINY_LENET, "--data", str(tiny_synthetic), "--epochs", "1", "--cache-dir", str(one_epoch[1])]
     folders = []
     for _ in range(3):
