@@ -26,7 +26,7 @@ import sys
 
 from hpa import cli
 from hpa.data.augment_names import augment_help
-from hpa.data.source import cached_images, synthetic_data
+from hpa.data.source import cached_images
 from hpa.data.union import union_of
 from hpa.errors import HpaError
 from hpa.evaluation.inference import use_device
@@ -38,6 +38,7 @@ from hpa.training.fine_tuning import NORMALIZATIONS
 from hpa.training.preflight import prepare_run
 from hpa.training.run import load_init
 from hpa.training.session import save_config, train_splits
+from minidl import host_memory
 
 
 def build_parser(model=None, fixed=False, description=None, config=None):
@@ -207,6 +208,7 @@ def main(argv=None, model=None, description=None):
         print(recipes.recipe_list())
         return 0
     config = parse_config(argv, model, description)
+    host_memory.keep_freed_memory()  # minidl's fast CPU path: a step reuses the last one's memory
     use_device(config.device)
     model = build_model(config.model, image_size=config.image_size, **config.model_options)  # bad options fail now
     group = distributed.start(config)
@@ -223,6 +225,7 @@ def _run(config, group, model):
         save_config(out_dir, config)
 
     def prepare_data():  # rank 0 first: it generates and caches, the others reuse
+        from hpa.synthetic.cached import synthetic_data  # on demand: only a run without --data needs it
         with phase("generating the synthetic data", "nothing is kept; the same command generates it again"):
             sources = config.data or [synthetic_data(config.synthetic_n, config.synthetic_size, seed=0,
                                                      root=config.cache_dir)]

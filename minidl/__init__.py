@@ -15,12 +15,9 @@ from minidl.module import Module, Parameter, StateDictError, load_arrays, save_a
 from minidl.prefetch import DevicePrefetcher
 from minidl.rng import manual_seed
 
-if host_memory.enabled_by_environment():
-    host_memory.keep_freed_memory()
-
 __all__ = [
     *_layer_names,
-    "backend", "init", "losses", "optim", "rng", "get_array_module", "to_device", "to_numpy", "use",
+    "backend", "host_memory", "init", "losses", "optim", "rng", "get_array_module", "to_device", "to_numpy", "use",
     "is_grad_enabled", "no_grad",
     "BCEWithLogitsLoss", "CrossEntropyLoss", "FocalLoss", "SoftF1Loss",
     "Module", "Parameter", "StateDictError", "load_arrays", "save_arrays", "manual_seed",

@@ -11,12 +11,13 @@ and it creates new arrays with ``backend.xp()``, the namespace of the current
 device. The device is NumPy unless ``use("cupy")`` is called or the environment
 variable ``MINIDL_DEVICE=gpu`` is set when minidl is imported.
 
-For tests, ``MINIDL_TEST_DEVICE=fake`` installs a fake CUDA device in CuPy's
-place (``minidl.testing.fake_cupy``): its arrays follow CuPy's rules on NumPy
-memory, so the GPU code paths run on machines without a GPU. And
-``use_namespace(ns)`` swaps NumPy for another namespace with the
-same API (e.g. one that refuses every function CuPy lacks), so the CPU run
-proves the GPU code path calls nothing CuPy cannot do.
+Another CuPy-like module can take CuPy's place: ``install_device_module``.
+The tests install the fake CUDA device this way (``minidl.testing.fake_cupy``:
+its arrays follow CuPy's rules on NumPy memory, so the GPU code paths run on
+machines without a GPU; the test suite does it for ``MINIDL_TEST_DEVICE=fake``).
+And ``use_namespace(ns)`` swaps NumPy for another namespace with the same API
+(e.g. one that refuses every function CuPy lacks), so the CPU run proves the
+GPU code path calls nothing CuPy cannot do.
 """
 import os
 
@@ -66,9 +67,9 @@ def _require_gpu():
         raise DeviceError("device 'gpu' is not usable: CUDA reports no GPU")
 
 
-def install_test_device(namespace, array_types):
-    """Tests only: let ``namespace`` play CuPy, with ``array_types`` (a tuple) as its device
-    arrays; returns the previous pair, which restores them when passed back."""
+def install_device_module(namespace, array_types):
+    """Let ``namespace`` (a module with CuPy's API) play CuPy, with ``array_types`` (a tuple) as
+    its device arrays; returns the previous pair, which restores them when passed back."""
     global cupy, _device_array_types
     previous = cupy, _device_array_types
     cupy, _device_array_types = namespace, tuple(array_types)
@@ -175,10 +176,5 @@ def set_default_dtype(dtype):
     _default_dtype = dtype.type
 
 
-if os.environ.get("MINIDL_TEST_DEVICE") == "fake":
-    from minidl.testing import fake_cupy, fake_cupy_namespace
-    install_test_device(fake_cupy_namespace.namespace, (fake_cupy.FakeDeviceArray,))
-elif os.environ.get("MINIDL_TEST_DEVICE"):
-    raise ValueError(f"MINIDL_TEST_DEVICE={os.environ['MINIDL_TEST_DEVICE']!r}: the only test device is 'fake'")
 if os.environ.get("MINIDL_DEVICE"):
     use(os.environ["MINIDL_DEVICE"])

@@ -9,13 +9,17 @@ was 0.37 s of system time per step, about 15% of the step's CPU time.
 
 ``keep_freed_memory()`` raises the threshold to 1 GiB (older glibc refuse more
 than 32 MiB, which then still helps: 0.09 s) and never trims the heap: freed
-blocks are reused by the next step (no page faults at all, system time 0.00 s). The process then keeps its peak memory between steps instead of
-returning it, which its peak resident size counts anyway. minidl calls it on
-import; set ``MINIDL_KEEP_FREED_MEMORY=0`` to leave malloc alone. Elsewhere
-than glibc (macOS, musl) it does nothing.
+blocks are reused by the next step (no page faults at all, system time 0.00 s).
+The process then keeps its peak memory between steps instead of returning it,
+which its peak resident size counts anyway.
+
+It changes the whole process's malloc, so it is the application's choice, part
+of the fast CPU path it opts into: ``import minidl`` leaves malloc alone; a
+training command (``python -m hpa.train``, as the README says) and a benchmark
+timing minidl's step call it first. Elsewhere
+than glibc (macOS, musl) it does nothing and returns False.
 """
 import ctypes
-import os
 
 _M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 _M_MMAP_THRESHOLD = -3
@@ -32,7 +36,3 @@ def keep_freed_memory():
     if not mallopt(_M_TRIM_THRESHOLD, 2 ** 31 - 1):
         return False
     return any(mallopt(_M_MMAP_THRESHOLD, threshold) for threshold in _THRESHOLDS)
-
-
-def enabled_by_environment():
-    return os.environ.get("MINIDL_KEEP_FREED_MEMORY", "1") != "0"

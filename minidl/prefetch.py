@@ -21,6 +21,8 @@ overwritten while a kernel still reads it.
 
 On the CPU, or without CuPy, it simply moves each array with ``to_device``.
 Items of a batch that are not NumPy arrays (ids, paths) pass through.
+However the loop ends, early included, the iterator waits for its copies
+before it lets go of their memory.
 """
 import numpy
 
@@ -45,13 +47,20 @@ class DevicePrefetcher:
             return
         copier = _AsyncCopier(backend.cupy)
         pending = None
-        for batch in self.batches:
-            started = copier.start(batch)
+        try:
+            for batch in self.batches:
+                started = copier.start(batch)
+                if pending is not None:
+                    yield copier.finish(pending)
+                pending = started
             if pending is not None:
                 yield copier.finish(pending)
-            pending = started
-        if pending is not None:
-            yield copier.finish(pending)
+        finally:
+            # A loop left early (break, an exception, the NaN stop, Ctrl-C) drops the next
+            # batch, whose copy may still be in flight: its device memory goes back to the
+            # pool, where the compute stream could reuse it while the copy still writes.
+            # Waiting for the copy stream closes that window (and frees the pinned buffers safely).
+            copier.stream.synchronize()
 
 
 class _AsyncCopier:

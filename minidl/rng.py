@@ -2,10 +2,11 @@
 
 Two streams. The host generator (NumPy's PCG64) drives initialisation, and
 dropout on host arrays. Dropout on device arrays draws on the device, from
-CuPy's cuRAND generator: draw number k of a run seeded s comes from that
-generator seeded with a number derived from (s, k), so the device stream's
-whole state is the pair (s, k), small and exact to checkpoint (CuPy's generator
-has no portable state of its own to save).
+the counter-based Philox4x32-10 (``minidl/kernels/philox.cu``): draw number k
+of a run seeded s is Philox keyed by s on stream k, a pure function of (s, k,
+element index). So the device stream's whole state is the pair (s, k), small
+and exact to checkpoint, and a new draw costs no seeding at all (cuRAND's
+XORWOW, which this replaced, ran a setup pass over its state for every draw).
 
 ``manual_seed`` seeds both; ``get_state``/``set_state`` capture and restore both,
 so a resumed training run, on the CPU or the GPU, draws exactly the masks it
@@ -14,10 +15,10 @@ would have drawn.
 import numpy
 
 from minidl import backend
+from minidl.kernels.launch import launch
 
 _host = numpy.random.default_rng(0)
 _device = {"seed": 0, "draws": 0}
-_device_generator = {}  # the CuPy namespace -> its reusable RandomState
 
 
 def manual_seed(seed):
@@ -32,22 +33,15 @@ def host():
     return _host
 
 
-def _device_seed():
-    """Seed of the next device draw: a hash of (seed, draw number), advancing the draw number."""
-    words = numpy.random.SeedSequence([_device["seed"] % 2 ** 63, _device["draws"]]).generate_state(2)
-    _device["draws"] += 1
-    return numpy.uint64(int(words[0]) << 32 | int(words[1]))  # the seed type CuPy itself passes
-
-
 def uniform_like(x):
     """Uniform [0, 1) samples with the shape, dtype and device of ``x``."""
     if backend.is_device_array(x):
-        cupy = backend.cupy
-        generator = _device_generator.get(id(cupy))
-        if generator is None:
-            generator = _device_generator[id(cupy)] = cupy.random.RandomState()
-        generator.seed(_device_seed())
-        return generator.random_sample(x.shape, dtype=x.dtype)
+        out = backend.cupy.empty(x.shape, dtype=x.dtype)
+        per_block = 4 if out.dtype == numpy.float32 else 2  # uniforms from one Philox block
+        key, stream = _device["seed"] % 2 ** 63, _device["draws"]
+        _device["draws"] += 1
+        launch("philox_uniform", -(-out.size // per_block), out, out.size, key, stream)
+        return out
     return _host.random(x.shape, dtype=numpy.float64).astype(x.dtype, copy=False)
 
 

@@ -1,10 +1,22 @@
 """Shared by every test folder: this folder is on ``sys.path``, so helpers such
 as :mod:`parity` and :mod:`tiny_runs` import by name. The ``fake_device`` fixture
 lets a test run minidl's GPU paths on the fake CUDA device; ``tiny_synthetic`` is
-a small synthetic data set for the hpa commands (tests/hpa and tests/gpu)."""
+a small synthetic data set for the hpa commands (tests/hpa and tests/gpu).
+
+``MINIDL_TEST_DEVICE=fake`` makes the whole session the fake-device pass: the
+fake CUDA device is installed here, as this file is loaded, so that it is in
+place before the other conftest files (tests/engine's chooses its passes by
+it) and the test modules are imported."""
+import fake_cuda
 import pytest
 
 from minidl import backend
+
+try:
+    if fake_cuda.requested():
+        fake_cuda.install()
+except ValueError as error:
+    raise pytest.UsageError(str(error)) from None
 
 
 @pytest.fixture
@@ -12,15 +24,15 @@ def fake_device():
     """For one test, the fake CUDA device (minidl.testing.fake_cupy) plays CuPy and 'gpu' is
     the current device: models, optimizers, losses and the trainer take their GPU paths on a
     machine without a GPU. Yields the fake ``cupy`` namespace."""
-    from minidl.testing import fake_cupy, fake_cupy_namespace
+    from minidl.testing import fake_cupy_namespace
     device = backend.device()
-    previous = backend.install_test_device(fake_cupy_namespace.namespace, (fake_cupy.FakeDeviceArray,))
+    previous = fake_cuda.install()
     backend.use("gpu")
     try:
         yield fake_cupy_namespace.namespace
     finally:
         backend.use("cpu")
-        backend.install_test_device(*previous)
+        backend.install_device_module(*previous)
         backend.use(device)
 
 

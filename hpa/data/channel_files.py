@@ -14,9 +14,10 @@ from hpa.errors import HpaError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 CHANNEL_FILE = re.compile(
-    r"^(?P<id>.+)_(?P<channel>%s)(?P<ext>%s)$"
+    r"^(?P<id>.+)_(?P<channel>%s)(?P<ext>%s)\Z"
     % ("|".join(CHANNELS), "|".join(re.escape(e) for e in IMAGE_EXTENSIONS)),
-    re.IGNORECASE,
+    # DOTALL: a name with a newline is matched, so its Id is refused (hpa.data.sample_ids), not skipped.
+    re.IGNORECASE | re.DOTALL,
 )
 
 

@@ -24,9 +24,10 @@ import pandas as pd
 from PIL import Image
 
 from hpa.data.channel_files import CHANNEL_FILE, common_extension, list_channel_files, other_spellings
-from hpa.data.imageio import read_sample
+from hpa.data.imageio import IMAGE_FORMATS, read_sample
 from hpa.data.labels import CHANNELS, NUM_CLASSES, parse_target
-from hpa.errors import HpaError
+from hpa.data.sample_ids import check_id
+from hpa.errors import HpaError, quote
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +126,11 @@ def _read_table(path, columns):
     except pd.errors.EmptyDataError:
         raise HpaError(f"{path}: file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise HpaError(f"{path}: not a readable CSV ({' '.join(str(err).split())})") from None
+        raise HpaError(f"{path}: not a readable CSV ({' '.join(str(err)[:500].split())})") from None
     table.columns = [str(c).strip() for c in table.columns]
     for col in columns:
         if col not in table.columns:
-            raise HpaError(f"{path}: no {col!r} column (header has {', '.join(table.columns)})")
+            raise HpaError(f"{path}: no {col!r} column (header has {quote(', '.join(table.columns))})")
     table = table[list(columns)].apply(lambda s: s.str.strip())
     table.index = table.index + 2
     table = table[(table != "").any(axis=1)]
@@ -144,11 +145,13 @@ def _check_ids(table, path):
     empty = ids == ""
     if empty.any():
         raise HpaError(f"{path} line {ids.index[empty.argmax()]}: empty Id")
+    for line, sample_id in ids.items():
+        check_id(sample_id, f"{path} line {line}")
     dup = ids.duplicated()
     if dup.any():
         line = ids.index[dup.argmax()]
         first = ids.index[(ids == ids[line]).argmax()]
-        raise HpaError(f"{path} line {line}: duplicate Id {ids[line]!r} (first on line {first})")
+        raise HpaError(f"{path} line {line}: duplicate Id {quote(ids[line])} (first on line {first})")
     return ids.tolist()
 
 
@@ -172,6 +175,8 @@ def open_dataset(path, split="train", skip_bad=False):
     names = list_channel_files(root)
     if csv_path is None:
         ids, labels = sorted({m["id"] for m in map(CHANNEL_FILE.match, names) if m}), None
+        for sample_id in ids:
+            check_id(sample_id, f"{root}: an image file's name")
     elif split == "train":
         ids, labels = read_labels_csv(csv_path)
     else:
@@ -274,7 +279,7 @@ def _detect_layout(dataset):
         return "external"
     for i in range(min(len(dataset), 10)):
         try:
-            with Image.open(dataset.image_files(i)[0]) as im:
+            with Image.open(dataset.image_files(i)[0], formats=IMAGE_FORMATS) as im:
                 return "kaggle" if im.mode == "L" else "external"
         except Exception:  # a broken header; read() will report it by name
             continue

@@ -28,11 +28,20 @@ How each file mode becomes one 8-bit plane:
 * ``"1"``/``"LA"``: converted to ``"L"``.
 
 Any other mode (e.g. float ``"F"``) is refused with an :class:`HpaError`.
+
+Files come from others, so a file is decoded only as one of
+:data:`IMAGE_FORMATS`, whatever its content claims (Pillow would otherwise
+pick the decoder from the content: an EPS file named ``x_red.png`` would go
+to Ghostscript), and only when its header declares at most
+:data:`MAX_PIXELS` pixels. A 16-bit plane becomes 8-bit in blocks of rows,
+so decoding costs about 2 bytes per pixel for the decoded plane plus 1 for
+the result (and 2 more for the ``percentile`` rule's partition).
 """
 import os
+import warnings
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from hpa.data.labels import CHANNELS
 from hpa.errors import HpaError
@@ -40,6 +49,13 @@ from hpa.errors import HpaError
 # Which RGB planes carry each stain in the coloured external-data files.
 _STAIN_PLANES = {"red": (0,), "green": (1,), "blue": (2,), "yellow": (0, 1)}
 
+
+# The formats the data layouts use (Kaggle PNG, HPA external JPEG/PNG, 16-bit TIFF originals).
+IMAGE_FORMATS = ("PNG", "JPEG", "TIFF")
+# Largest plane accepted (8192 x 8192; HPA originals are 2048 or 3072 px square).
+MAX_PIXELS = 8192 * 8192
+# Rows converted at a time from 16 to 8 bits: the wide temporaries stay small.
+_BLOCK_ROWS = 256
 
 INTENSITIES = ("fixed", "max", "percentile")
 DEFAULT_PERCENTILE = 99.9
@@ -61,15 +77,29 @@ def parse_intensity(text):
     return mode, p
 
 
-def _stretch16(wide, intensity):
-    """16-bit values (H, W) int64 -> uint8 by the ``intensity`` rule of the module doc."""
+def _stretch16(plane, intensity):
+    """16-bit values (H, W) (uint16, or int32 for mode "I") -> uint8 by the ``intensity`` rule of the module doc.
+
+    Works on blocks of :data:`_BLOCK_ROWS` rows, so the wide intermediates
+    (uint32 or float64) cost a few rows, not a few copies of the plane.
+    """
     mode, p = parse_intensity(intensity)
+    if plane.dtype != np.uint16:  # mode "I": 32-bit, clipped to the 16-bit range once
+        plane = np.clip(plane, 0, 65535).astype(np.uint16)
+    out = np.empty(plane.shape, np.uint8)
     if mode == "fixed":
-        return ((wide + 128) // 257).astype(np.uint8)
-    top = float(wide.max()) if mode == "max" else float(np.percentile(wide, p))
-    if top <= 0:
-        return np.zeros(wide.shape, np.uint8)
-    return np.clip(np.rint(wide * (255.0 / top)), 0, 255).astype(np.uint8)
+        for top in range(0, plane.shape[0], _BLOCK_ROWS):
+            block = plane[top:top + _BLOCK_ROWS].astype(np.uint32)
+            out[top:top + _BLOCK_ROWS] = (block + 128) // 257
+        return out
+    top_value = float(plane.max()) if mode == "max" else float(np.percentile(plane, p))
+    if top_value <= 0:
+        out[:] = 0
+        return out
+    scale = 255.0 / top_value
+    for top in range(0, plane.shape[0], _BLOCK_ROWS):
+        out[top:top + _BLOCK_ROWS] = np.clip(np.rint(plane[top:top + _BLOCK_ROWS] * scale), 0, 255)
+    return out
 
 
 def read_channel(path, channel, intensity="fixed"):
@@ -80,17 +110,26 @@ def read_channel(path, channel, intensity="fixed"):
     16-bit files become 8-bit (module doc).
     """
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():  # Pillow warns of big images; MAX_PIXELS decides here, in one line
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path, formats=IMAGE_FORMATS)
+        with im:
             # open() only parses the header; load() decodes and is what
             # notices a truncated or corrupt file.
+            width, height = im.size
+            if width * height > MAX_PIXELS:
+                raise HpaError(f"{path}: {width * height} pixels ({width}x{height}), more than the "
+                               f"{MAX_PIXELS} an image may have here")
             im.load()
             return _to_uint8(im, channel, path, intensity)
     except HpaError:
         raise
     except FileNotFoundError:
         raise HpaError(f"{path}: file not found") from None
+    except UnidentifiedImageError:  # the content is of no allowed format, whatever the name says
+        raise HpaError(f"{path}: unreadable image (its content is not a PNG, JPEG or TIFF image)") from None
     except Exception as err:  # PIL raises many types for a bad file
-        reason = " ".join(str(err).split()) or type(err).__name__
+        reason = " ".join(str(err)[:300].split()) or type(err).__name__
         raise HpaError(f"{path}: unreadable image ({reason})") from None
 
 
@@ -111,7 +150,7 @@ def _to_uint8(im, channel, path, intensity="fixed"):
         a, b = (rgb[:, :, p].astype(np.uint16) for p in planes)
         return ((a + b + 1) >> 1).astype(np.uint8)
     if mode.startswith("I;16") or mode == "I":
-        return _stretch16(np.clip(np.asarray(im).astype(np.int64), 0, 65535), intensity)
+        return _stretch16(np.asarray(im), intensity)
     raise HpaError(f"{path}: unsupported image mode {mode!r} (expected 8-bit, RGB or 16-bit)")
 
 

@@ -6,7 +6,7 @@ as an array it is a multi-hot vector of length 28 (``y[c] = 1`` when class
 """
 import numpy as np
 
-from hpa.errors import HpaError
+from hpa.errors import HpaError, quote
 
 CLASS_NAMES = (
     "Nucleoplasm",
@@ -57,9 +57,10 @@ def parse_target(target, where="Target"):
         try:
             c = int(token)
         except ValueError:
-            raise HpaError(f"{where}: label {token!r} is not a class number") from None
+            raise HpaError(f"{where}: label {quote(token)} is not a class number") from None
         if not 0 <= c < NUM_CLASSES:
-            raise HpaError(f"{where}: label {c} is outside 0..{NUM_CLASSES - 1}")
+            shown = token if len(token) <= 10 else quote(token)  # a number of 4000 digits is shown cut
+            raise HpaError(f"{where}: label {shown} is outside 0..{NUM_CLASSES - 1}")
         classes.append(c)
     return sorted(set(classes))
 

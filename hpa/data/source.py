@@ -1,8 +1,8 @@
-"""From ``--data DIR`` (or nothing) to a resized image cache.
+"""From ``--data DIR`` to a resized image cache, in the cache folder (``$HPA_CACHE`` or ``~/.cache/hpa``).
 
-With no ``--data`` the built-in synthetic HPA-like set is generated once into
-the cache folder (``$HPA_CACHE`` or ``~/.cache/hpa``) and read through exactly
-the same Kaggle-layout path as real data.
+With no ``--data`` the commands generate the built-in synthetic HPA-like set
+there first (:func:`hpa.synthetic.cached.synthetic_data`) and read it through
+exactly the same Kaggle-layout path as real data.
 """
 import hashlib
 import os
@@ -21,19 +21,25 @@ def cache_root(path=None):
     return pathlib.Path(os.environ.get("HPA_CACHE") or pathlib.Path.home() / ".cache" / "hpa")
 
 
-def synthetic_data(n, size, seed, root=None, progress=True):
-    """Folder of the synthetic set (n samples of size px), generated if absent.
+# Bytes of the data folder's name that a cache folder's name keeps: with the split and the hash,
+# the name stays far below the 255 bytes a file name may have.
+NAME_PREFIX_BYTES = 64
 
-    ``generate`` writes ``train.csv`` last and atomically, so a folder with a
-    CSV is complete; an interrupted generation is simply redone.
+
+def cache_folder_name(data, split, intensity="fixed"):
+    """``<data folder's name>-<split>-<hash>``: one cache folder per source folder, split and intensity rule.
+
+    The hash is of the absolute path (so two folders of one name get two
+    caches); the readable name is cut to :data:`NAME_PREFIX_BYTES` bytes of
+    UTF-8 (whole characters), so a long folder name still gives a valid one.
     """
-    from hpa.synthetic.generate import generate  # import on demand: only the default run needs it
-
-    folder = cache_root(root) / f"synthetic-n{n}-s{size}-seed{seed}"
-    if not (folder / "train.csv").is_file():
-        print(f"generating the synthetic HPA-like data set ({n} samples, {size} px) in {folder}")
-        generate(folder, n=n, size=size, seed=seed, progress=progress)
-    return folder
+    source = os.path.abspath(os.fspath(data))
+    key = f"{source}|{split}" + ("" if intensity == "fixed" else f"|{intensity}")  # old caches stay valid
+    tag = hashlib.sha1(key.encode()).hexdigest()[:12]
+    name = pathlib.Path(source).name[:NAME_PREFIX_BYTES]
+    while len(os.fsencode(name)) > NAME_PREFIX_BYTES:  # multi-byte characters: cut whole ones
+        name = name[:-1]
+    return f"{name}-{split}-{tag}"
 
 
 def cached_images(data, image_size, split="train", root=None, workers=None, skip_bad=False,
@@ -48,11 +54,7 @@ def cached_images(data, image_size, split="train", root=None, workers=None, skip
     dataset.intensity = intensity
     if dataset.skipped:
         print(f"skipped {len(dataset.skipped)} incomplete samples (see the warning above)")
-    # One cache folder per source folder and split, named by its absolute path.
-    source = os.path.abspath(os.fspath(data))
-    key = f"{source}|{split}" + ("" if intensity == "fixed" else f"|{intensity}")  # old caches stay valid
-    tag = hashlib.sha1(key.encode()).hexdigest()[:12]
-    folder = cache_root(root) / "images" / f"{pathlib.Path(source).name}-{split}-{tag}"
+    folder = cache_root(root) / "images" / cache_folder_name(data, split, intensity)
     cache = build_cache(dataset, image_size, folder, workers=workers, skip_bad=skip_bad,
                         progress=progress)
     if split == "train" and cache.labels is None:

@@ -16,8 +16,7 @@ from hpa.data.dataset import open_dataset
 from hpa.data.loader import BatchLoader
 from hpa.errors import HpaError
 from hpa.evaluation.thresholds import load_thresholds
-from hpa.models import build_model
-from hpa.models.checkpoint import load_checkpoint
+from hpa.models.checkpoint import build_checked_model, open_checkpoint
 from minidl import StateDictError
 from minidl.losses import sigmoid
 
@@ -25,10 +24,18 @@ OOF_THRESHOLDS = "oof_thresholds.json"  # written by hpa.training.session
 
 
 def load_model(path):
-    """(model in eval mode, meta) from a checkpoint written by training."""
-    state, meta, _ = load_checkpoint(path)
+    """(model in eval mode, meta) from a checkpoint written by training.
+
+    The meta is checked and the network built, and the file's declared weight
+    shapes compared with it, before any weight is read (:mod:`hpa.models.checkpoint`).
+    """
+    checked = open_checkpoint(path)
     try:
-        model = build_model(meta["model"], image_size=meta["image_size"], **meta.get("model_options", {}))
+        model = build_checked_model(checked, f"checkpoint {path}")
+        state, meta, _ = checked.read()
+    finally:
+        checked.close()
+    try:
         model.load_state_dict(state)
     except (KeyError, StateDictError) as error:
         raise HpaError(f"checkpoint {path} does not fit model {meta.get('model')!r}: {error}") from None

@@ -19,7 +19,7 @@ import numbers
 import numpy as np
 
 from hpa.data.labels import CLASS_NAMES, NUM_CLASSES, as_label_matrix
-from hpa.errors import HpaError
+from hpa.errors import HpaError, quote
 from minidl.atomic import atomic_write_text
 
 DEFAULT_STEP = 0.005
@@ -191,8 +191,8 @@ def load_thresholds(path, num_classes=NUM_CLASSES):
             data = json.load(f)
     except FileNotFoundError:
         raise HpaError(f"{path}: thresholds file not found") from None
-    except (OSError, ValueError) as err:
-        raise HpaError(f"{path}: cannot read thresholds ({err})") from None
+    except (OSError, ValueError, RecursionError) as err:  # RecursionError: JSON nested too deep
+        raise HpaError(f"{path}: cannot read thresholds ({type(err).__name__}: {quote(err, 120)})") from None
     try:
         entries = data["thresholds"]
         classes = [int(e["class"]) for e in entries]

@@ -8,17 +8,24 @@ state with each array replaced by a reference to its ``state/<n>`` key.
 
 Files are written atomically (temporary file + rename), so an interrupted run
 always leaves the previous complete checkpoint in place.
+
+Files are read as if someone else had crafted them: sizes, array shapes and
+meta.json are checked before any array data is read
+(:mod:`hpa.models.checkpoint_file`), and a network is built from a meta only
+after its options are bounded (:mod:`hpa.models.checkpoint_meta`) and within a
+memory budget set by the weights the file holds (:mod:`hpa.models.memory_budget`).
 """
 import json
-import os
-import zipfile
 
 import numpy as np
 
-from hpa.errors import HpaError
-from minidl import load_arrays, save_arrays
+from hpa.errors import HpaError, quote
+from hpa.models.checkpoint_file import FORMAT, open_checkpoint
+from hpa.models.checkpoint_meta import check_meta
+from hpa.models.memory_budget import address_space_budget, budget_for
+from minidl import backend, save_arrays
 
-FORMAT = "hpa-checkpoint-1"
+__all__ = ["FORMAT", "build_checked_model", "load_checkpoint", "open_checkpoint", "save_checkpoint"]
 
 
 def _pack(obj, arrays):
@@ -36,16 +43,6 @@ def _pack(obj, arrays):
     return obj
 
 
-def _unpack(obj, arrays):
-    if isinstance(obj, dict):
-        if set(obj) == {"__array__"}:
-            return arrays[obj["__array__"]]
-        return {k: _unpack(v, arrays) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_unpack(v, arrays) for v in obj]
-    return obj
-
-
 def save_checkpoint(path, model, meta, state=None):
     """Write ``model`` weights, JSON-able ``meta`` and nested ``state`` to ``path``.
 
@@ -58,21 +55,42 @@ def save_checkpoint(path, model, meta, state=None):
     save_arrays(path, arrays)
 
 
-def load_checkpoint(path):
+def load_checkpoint(path, fits=None, where=None):
     """Read a checkpoint: returns ``(model_state, meta, state)``.
 
-    Raises HpaError naming the file if it is missing, truncated or not ours.
+    With ``fits`` (a model), the weights' names and shapes must be that
+    model's, checked before any array is read; errors then start with
+    ``where`` (default ``checkpoint <path>``). Raises a one-line HpaError
+    naming the file if it is missing, truncated, crafted or not ours.
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise HpaError(f"checkpoint {path} does not exist")
+    checked = open_checkpoint(path)
     try:
-        arrays = load_arrays(path)
-        document = json.loads(bytes(arrays.pop("meta.json")).decode("utf-8"))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
-        raise HpaError(f"checkpoint {path} is unreadable or not an hpa checkpoint "
-                       f"({type(error).__name__})") from None
-    if document.get("format") != FORMAT:
-        raise HpaError(f"checkpoint {path} has format {document.get('format')!r}, expected {FORMAT!r}")
-    model_state = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
-    return model_state, document["meta"], _unpack(document["state"], arrays)
+        if fits is not None:
+            checked.check_fits(fits, where or f"checkpoint {path}")
+        return checked.read()
+    finally:
+        checked.close()
+
+
+def build_checked_model(checked, where):
+    """The network a checked checkpoint's meta describes, built on the host within the memory its weights justify."""
+    from hpa.models import build_model  # here: hpa.models (the package) imports this module's users
+    meta = check_meta(checked.meta, where, inference=True)
+    weights = checked.model_bytes()
+    device = backend.device()
+    try:
+        # On the host: a first GPU allocation would create the CUDA context, whose address-space
+        # reservation the budget is not meant for. The caller moves the model to its device.
+        backend.use("cpu")
+        with address_space_budget(budget_for(weights)):
+            model = build_model(meta["model"], image_size=meta["image_size"], **meta.get("model_options", {}))
+    except MemoryError:
+        raise HpaError(f"{where}: its meta asks for a {meta['model']} network at {meta['image_size']} px with "
+                       f"options {quote(meta.get('model_options', {}), 120)}, far larger than the {weights} bytes "
+                       f"of weights the file holds") from None
+    except HpaError as error:
+        raise HpaError(f"{where}: {error}") from None
+    finally:
+        backend.use(device)
+    checked.check_fits(model, where)
+    return model

@@ -10,17 +10,11 @@ order. Because batch ``k`` of epoch ``e`` depends only on ``(seed, e, k)``
 trains on exactly the batches the uninterrupted run would have, bit for bit.
 """
 import dataclasses
-import os
-import signal
 import time
 
 import numpy as np
 
 from hpa.errors import HpaError
-
-# Test hook: after this many mid-epoch checkpoints the process kills itself
-# (SIGKILL, as kill -9 would), so a test can stop a run at an exact batch.
-KILL_AFTER_ENV = "HPA_TEST_KILL_AFTER_CHECKPOINTS"
 
 
 @dataclasses.dataclass
@@ -59,15 +53,10 @@ class CheckpointClock:
     def __init__(self, minutes):
         self.seconds = 60.0 * minutes
         self.last = time.monotonic()
-        self.saved = 0
-        self.kill_after = int(os.environ.get(KILL_AFTER_ENV, "0"))
 
     def due(self):
         return time.monotonic() - self.last >= self.seconds
 
     def saved_now(self):
-        """Record a checkpoint just written (and honour the test hook)."""
+        """Record a checkpoint just written."""
         self.last = time.monotonic()
-        self.saved += 1
-        if self.saved == self.kill_after:
-            os.kill(os.getpid(), signal.SIGKILL)

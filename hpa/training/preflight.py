@@ -15,8 +15,9 @@ import os
 import tempfile
 
 from hpa.data.source import cache_root
-from hpa.errors import HpaError
+from hpa.errors import QUOTE_LIMIT, HpaError, quote
 from hpa.models.checkpoint import load_checkpoint
+from hpa.models.checkpoint_meta import check_training_state
 from hpa.training.run_folder import claim_run_folder
 from minidl.distributed import SingleProcessGroup
 
@@ -46,10 +47,13 @@ def check_resumable(config):
     _, meta, state = load_checkpoint(config.resume)
     if not isinstance(state, dict) or "optimizer" not in state:
         raise HpaError(f"--resume {config.resume}: holds no training state (give the run's last.npz)")
+    check_training_state(state, f"--resume {config.resume}")
     if config.distributed and state.get("position"):
         raise HpaError(f"--resume {config.resume}: was saved within an epoch, which --distributed runs cannot "
                        f"continue; continue it without --distributed")
     saved = meta.get("config") or {key: meta.get(key) for key in ("model", "model_options", "image_size")}
+    if not isinstance(saved, dict):
+        raise HpaError(f"--resume {config.resume}: the checkpoint's config is not a JSON object")
     differences = [f"--{_flag(key)} {_show(saved.get(key))} (this run: {_show(getattr(config, key))})"
                    for key in RESUME_MUST_MATCH if key in saved and saved[key] != getattr(config, key)]
     if differences:
@@ -72,8 +76,11 @@ def _flag(key):
 
 
 def _show(value):
+    """An option's value in words; one read from a checkpoint is cut if long."""
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, dict):
-        return ", ".join(f"{k}={v}" for k, v in value.items()) or "(none)"
-    return str(value)
+        text = ", ".join(f"{k}={v}" for k, v in value.items()) or "(none)"
+    else:
+        text = str(value)
+    return text if len(text) <= QUOTE_LIMIT else quote(text)

@@ -30,10 +30,11 @@ import numpy as np
 from tqdm import tqdm
 
 import minidl as md
-from hpa.errors import HpaError
+from hpa.errors import HpaError, quote
 from hpa.evaluation.inference import predict_logits
 from hpa.evaluation.report import summarise
-from hpa.models.checkpoint import load_checkpoint, save_checkpoint
+from hpa.models.checkpoint import open_checkpoint, save_checkpoint
+from hpa.models.checkpoint_meta import check_training_state
 from hpa.training.factories import make_loss, make_optimizer, make_schedule
 from hpa.training.fine_tuning import enter_stage, param_groups, stage_of
 from hpa.training.loss_watch import LossWatch
@@ -127,12 +128,23 @@ class Trainer:
         save_checkpoint(self.path(name), self.model, self.meta, self._state(epoch))
 
     def resume(self, path):
-        """Continue from a ``last.npz`` written by this configuration."""
-        model_state, meta, state = load_checkpoint(path)
-        if meta.get("model") != self.meta["model"] or meta.get("image_size") != self.meta["image_size"]:
-            raise HpaError(f"--resume {path}: checkpoint is for model {meta.get('model')!r} at "
-                           f"{meta.get('image_size')} px, this run trains {self.meta['model']!r} at "
-                           f"{self.meta['image_size']} px")
+        """Continue from a ``last.npz`` written by this configuration.
+
+        The file's meta and weight shapes are checked before its arrays are
+        read, and its training state before anything is restored.
+        """
+        checked = open_checkpoint(path)
+        try:
+            meta = checked.meta
+            if meta.get("model") != self.meta["model"] or meta.get("image_size") != self.meta["image_size"]:
+                raise HpaError(f"--resume {path}: checkpoint is for model {quote(meta.get('model'))} at "
+                               f"{quote(meta.get('image_size'))} px, this run trains {self.meta['model']!r} at "
+                               f"{self.meta['image_size']} px")
+            checked.check_fits(self.model, f"--resume {path}")
+            model_state, meta, state = checked.read()
+        finally:
+            checked.close()
+        check_training_state(state, f"--resume {path}")
         try:
             self.model.load_state_dict(model_state)
             # The stage the checkpoint was written in (that of the epoch in progress for a mid-epoch
@@ -144,8 +156,12 @@ class Trainer:
                 self.schedule.load_state_dict(state["schedule"])
         except (StateDictError, KeyError, ValueError, TypeError) as error:
             raise HpaError(f"--resume {path}: does not fit this run ({error})") from None
-        self.stopper = EarlyStopping(**state["early_stopping"])
-        md.rng.set_state(state["rng"])
+        try:
+            self.stopper = EarlyStopping(**state["early_stopping"])
+            md.rng.set_state(state["rng"])
+        except (KeyError, ValueError, TypeError, OverflowError) as error:
+            raise HpaError(f"--resume {path}: its early-stopping or random state cannot be restored "
+                           f"({quote(error, 120)})") from None
         self.start_epoch = state["epoch"] + 1
         if state.get("position"):
             self.position = EpochPosition.from_state(state["position"])

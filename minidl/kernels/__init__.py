@@ -1,7 +1,7 @@
 """Hand-written CUDA kernels for minidl's hot layers, and the ways to run them.
 
 One ``.cu`` file per layer family (``im2col.cu``, ``maxpool.cu``, ``adam.cu``,
-``bce.cu``, ``batchnorm.cu``, ``relu.cu``), each readable next to the NumPy
+``bce.cu``, ``batchnorm.cu``, ``relu.cu``, and ``philox.cu`` for dropout's random numbers), each readable next to the NumPy
 layer it mirrors; the comment block of every kernel says which thread computes
 what. ``README.md`` walks through ``im2col`` line by line.
 

@@ -47,7 +47,7 @@ def run_on_cpu():
             print(f"{'ok  ' if ok else 'FAIL'} {family:10s} {case:20s} {dtype}  max rel error {error:.2e}  "
                   f"({', '.join(kernels)})")
             failures += not ok
-    except cpu_shim.ShimError as error:
+    except (cpu_shim.ShimError, cpu_shim.KernelCacheError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 1 if failures else 0

@@ -8,9 +8,15 @@ For a source ``im2col.cu`` and a precision, this writes a small C++ file
     { minidl_shim::launch(dim3(grid), dim3(block), im2col, <parameter names>); }
 
 builds it into a shared library and opens it with ``ctypes``. The library is
-cached under ``$MINIDL_KERNEL_CACHE`` (default: a folder in the temp directory)
-by a hash of the header, the source and the compiler flags, so a test run
-builds each source once, and again only when one of them changes.
+cached by a hash of the header, the source and the compiler flags, so a test
+run builds each source once, and again only when one of them changes.
+
+A cached library runs as the user who loads it, so the cache must be private
+(:mod:`minidl.kernels.kernel_cache`): ``$MINIDL_KERNEL_CACHE``, else
+``$XDG_CACHE_HOME/minidl/kernels`` or ``~/.cache/minidl/kernels``, made with
+mode 0700; a folder (or library) owned by another user or writable by group
+or others is refused. Each build is compiled in a private temporary folder
+inside the cache and renamed into place, so a library is whole or absent.
 """
 import ctypes
 import functools
@@ -22,6 +28,7 @@ import subprocess
 import tempfile
 
 from minidl.kernels import catalog
+from minidl.kernels.kernel_cache import KernelCacheError, cache_dir, check_private  # noqa: F401 (re-exported)
 
 COMPILER = os.environ.get("CXX", "g++")
 FLAGS = ("-std=c++17", "-O2", "-shared", "-fPIC", "-fno-fast-math", "-ffp-contract=off")
@@ -30,14 +37,6 @@ _CTYPES = {"int": ctypes.c_int, "long long": ctypes.c_longlong}
 
 class ShimError(RuntimeError):
     """The CPU build of a kernel source failed (or no C++ compiler is installed)."""
-
-
-def cache_dir():
-    folder = os.environ.get("MINIDL_KERNEL_CACHE") or os.path.join(
-        tempfile.gettempdir(), f"minidl-kernels-{os.getuid() if hasattr(os, 'getuid') else 'user'}")
-    path = pathlib.Path(folder)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def wrapper_code(source):
@@ -56,19 +55,32 @@ def _c_decl(param):
     return f"{const}{param.kind} {param.name}"
 
 
+def library_name(source, precision):
+    """``<stem>-<precision>-<hash>.so``: the hash covers the header, source, wrapper, compiler and flags."""
+    source = pathlib.Path(source)
+    flags = FLAGS + catalog.PRECISIONS[precision]
+    digest = hashlib.sha256("\0".join([catalog.SHIM_HEADER.read_text(), source.read_text(), wrapper_code(source),
+                                       COMPILER, *flags]).encode()).hexdigest()[:16]
+    return f"{source.stem}-{precision}-{digest}.so"
+
+
 def library_path(source, precision):
-    """Build (once) and return the shared library of ``source`` for ``precision``."""
+    """Build (once) and return the shared library of ``source`` for ``precision``.
+
+    Raises :class:`KernelCacheError` when the cache folder, or a library
+    already in it, is not private to this user (nothing of it is loaded).
+    """
     source = pathlib.Path(source)
     flags = FLAGS + catalog.PRECISIONS[precision]
     code = wrapper_code(source)
-    digest = hashlib.sha256("\0".join([catalog.SHIM_HEADER.read_text(), source.read_text(), code,
-                                       COMPILER, *flags]).encode()).hexdigest()[:16]
-    target = cache_dir() / f"{source.stem}-{precision}-{digest}.so"
-    if target.exists():
+    folder = cache_dir()
+    target = folder / library_name(source, precision)
+    if os.path.lexists(target):
+        check_private(target, "library")
         return target
     if shutil.which(COMPILER) is None:
         raise ShimError(f"the CPU kernel shim needs a C++ compiler: {COMPILER} not found")
-    with tempfile.TemporaryDirectory(dir=cache_dir()) as work:
+    with tempfile.TemporaryDirectory(dir=folder) as work:  # mkdtemp: 0700, unpredictable name
         unit = pathlib.Path(work) / f"{source.stem}_shim.cpp"
         unit.write_text(code)
         built = pathlib.Path(work) / target.name
@@ -76,13 +88,14 @@ def library_path(source, precision):
                                 capture_output=True, text=True)
         if result.returncode != 0:
             raise ShimError(f"g++ failed on {source.name} ({precision}):\n{result.stderr.strip()}")
+        os.chmod(built, 0o700)  # whatever the umask: the check above refuses group/other-writable files
         os.replace(built, target)  # atomic: a concurrent build of the same hash is identical
     return target
 
 
 @functools.lru_cache(maxsize=None)
 def _library(source, precision):
-    return ctypes.CDLL(str(library_path(source, precision)))
+    return ctypes.CDLL(str(library_path(source, precision)))  # checked private just before
 
 
 def launch(name, grid, block, precision, host_args):

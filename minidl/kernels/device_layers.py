@@ -46,7 +46,7 @@ def im2col(x, geometry):
     n, c, h, w = x.shape
     kh, kw, _, _, _, _, ho, wo = geometry
     cols = xp.empty((c * kh * kw, n * ho * wo), dtype=x.dtype)
-    launch("im2col", cols.size, x, cols, n, c, h, w, *geometry)
+    launch("im2col", c * n * ho * wo, x, cols, n, c, h, w, *geometry)  # a thread per (channel, column)
     return cols
 
 
@@ -110,20 +110,20 @@ def maxpool2d_forward(layer, x):
     geometry = _geometry(layer, x.shape)
     y = xp.empty((n, c) + geometry[6:], dtype=x.dtype)
     argmax = xp.empty(y.shape, dtype=xp.int32)
-    launch("maxpool_forward", y.size, x, y, argmax, n * c, h, w, *geometry)
+    launch("maxpool_forward", y.size, x, y, argmax, n * c, h, w, *geometry, -float("inf"))
     layer.save_for_backward(argmax, x.shape)
     return y
 
 
 def maxpool2d_backward(layer, dy):
-    """dx: each output's gradient added to its window's winner (kernel ``maxpool_backward``)."""
+    """dx: each input pixel gathers the gradients of the windows it won (kernel ``maxpool_backward``)."""
     argmax, x_shape = layer.saved()
     xp = backend.get_array_module(dy)
     dy = xp.ascontiguousarray(dy)
     kh, kw, sh, sw, ph, pw, ho, wo = _geometry(layer, x_shape)
-    dx = xp.zeros(x_shape, dtype=dy.dtype)
-    launch("maxpool_backward", dy.size, dy, argmax, dx, x_shape[0] * x_shape[1], *x_shape[2:],
-           kw, sh, sw, ph, pw, ho, wo)
+    dx = xp.empty(x_shape, dtype=dy.dtype)  # the kernel writes every pixel
+    launch("maxpool_backward", dx.size, dy, argmax, dx, x_shape[0] * x_shape[1], *x_shape[2:],
+           kh, kw, sh, sw, ph, pw, ho, wo)
     return dx
 
 

@@ -57,6 +57,17 @@ def grid_size(total, block, max_blocks):
     return max(1, min(-(-int(total) // block), max_blocks))
 
 
+def _check_integer(name, param, value):
+    """An integer argument must be a whole number that its C type holds: checked here, once,
+    because the CPU shim would wrap it silently and CuPy's conversion would raise."""
+    if isinstance(value, (bool, numpy.bool_)) or not isinstance(value, (int, numpy.integer)):
+        raise KernelArgumentError(f"{name}: {param.name} must be an integer, got {value!r}")
+    limits = numpy.iinfo(_INTEGER_TYPES[param.kind])
+    if not limits.min <= int(value) <= limits.max:
+        raise KernelArgumentError(f"{name}: {param.name} = {int(value)} does not fit the kernel's "
+                                  f"{param.kind} ({limits.min} to {limits.max})")
+
+
 def launch(name, total, *args):
     """Run kernel ``name`` with ``args`` (in the source's order) over ``total`` items."""
     block, max_blocks = _config["block"], _config["max_blocks"]
@@ -76,6 +87,8 @@ def launch(name, total, *args):
             if value.dtype != expected or not value.flags.c_contiguous:
                 raise KernelArgumentError(f"{name}: {param.name} must be a C-contiguous {expected} array, "
                                           f"got {value.dtype} (contiguous: {value.flags.c_contiguous})")
+        elif param.kind in _INTEGER_TYPES:
+            _check_integer(name, param, value)
     if len({type(a) for p, a in zip(params, args) if p.is_array}) > 1:
         raise KernelArgumentError(f"{name}: its arrays mix host and device arrays")
     grid = grid_size(total, block, max_blocks)

@@ -3,6 +3,12 @@
 // NumPy twin: minidl/layers/activations.py (ReLU):
 //     y = max(x, 0), mask = x > 0        dx = dy * mask
 //
+// NaN and inf behave exactly as in NumPy (and PyTorch): max(NaN, 0) is NaN, so a
+// NaN input stays NaN instead of becoming 0 and the loss shows it; its mask is
+// false (NaN > 0 is false). The backward MULTIPLIES by the mask rather than
+// choosing, so a NaN or inf in dy at a masked element gives NaN (inf * 0), as
+// dy * mask does on the host.
+//
 // Threads: a 1-D grid with a grid-stride loop; thread t0 = blockIdx.x*blockDim.x
 // + threadIdx.x handles elements k = t0, t0 + T, ... (T = blockDim.x*gridDim.x),
 // any shape flattened. Elements are independent: serial execution is exact.
@@ -19,9 +25,10 @@ extern "C" __global__ void relu_forward(const real* x, real* y, bool* mask, long
 {
     for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < size;
          k += (long long)blockDim.x * gridDim.x) {
-        const bool positive = x[k] > 0;
+        const real value = x[k];
+        const bool positive = value > 0;
         mask[k] = positive;
-        y[k] = positive ? x[k] : (real)0;
+        y[k] = positive || value != value ? value : (real)0;  // value != value: NaN
     }
 }
 
@@ -29,6 +36,6 @@ extern "C" __global__ void relu_backward(const real* dy, const bool* mask, real*
 {
     for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < size;
          k += (long long)blockDim.x * gridDim.x) {
-        dx[k] = mask[k] ? dy[k] : (real)0;
+        dx[k] = dy[k] * (real)mask[k];
     }
 }

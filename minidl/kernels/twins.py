@@ -209,6 +209,49 @@ def check_bce(target, case, dtype, rng):
     return _errors([(loss_ref, loss), (grad_ref, target.get(grad))])
 
 
+_PHILOX_M = (0xD2511F53, 0xCD9E8D57)
+_PHILOX_W = (0x9E3779B9, 0xBB67AE85)
+
+
+def philox4x32_10(counter, key):
+    """Philox4x32-10 of counters (4, n) under key (2,), all uint32: the words (4, n).
+    Mirrors ``philox.cu`` one round per loop pass, on whole arrays."""
+    c = [numpy.asarray(w, dtype=numpy.uint64) for w in counter]
+    k0, k1 = (numpy.uint64(int(k)) for k in key)
+    mask = numpy.uint64(0xFFFFFFFF)
+    for round_ in range(10):
+        if round_ > 0:
+            k0, k1 = (k0 + numpy.uint64(_PHILOX_W[0])) & mask, (k1 + numpy.uint64(_PHILOX_W[1])) & mask
+        p0, p1 = numpy.uint64(_PHILOX_M[0]) * c[0], numpy.uint64(_PHILOX_M[1]) * c[2]
+        c = [(p1 >> numpy.uint64(32)) ^ c[1] ^ k0, p1 & mask, (p0 >> numpy.uint64(32)) ^ c[3] ^ k1, p0 & mask]
+    return numpy.stack(c).astype(numpy.uint32)
+
+
+def philox_uniform(size, key, stream, dtype):
+    """The ``size`` uniforms [0, 1) that kernel ``philox_uniform`` writes for (key, stream)."""
+    per = 4 if numpy.dtype(dtype) == numpy.float32 else 2
+    blocks = numpy.arange(-(-size // per), dtype=numpy.uint64)
+    key, stream = int(key) % 2 ** 64, int(stream) % 2 ** 64
+    counter = (blocks & 0xFFFFFFFF, blocks >> numpy.uint64(32),
+               numpy.full_like(blocks, stream & 0xFFFFFFFF), numpy.full_like(blocks, stream >> 32))
+    words = philox4x32_10(counter, (key & 0xFFFFFFFF, key >> 32)).T.astype(numpy.float64)  # (blocks, 4)
+    if per == 4:
+        values = numpy.floor(words / 256) / 2.0 ** 24
+    else:
+        values = (numpy.floor(words[:, 0::2] / 32) * 2.0 ** 26 + numpy.floor(words[:, 1::2] / 64)) / 2.0 ** 53
+    return values.reshape(-1)[:size].astype(dtype)
+
+
+@_built_on_host
+def check_philox(target, case, dtype, rng):
+    size, key, stream = case
+    out = target.put(numpy.empty(size, dtype=dtype))
+    from minidl.kernels.launch import launch
+    launch("philox_uniform", -(-size // (4 if dtype == numpy.float32 else 2)), out, size, key, stream)
+    result = target.get(out)
+    return 0.0 if numpy.array_equal(result, philox_uniform(size, key, stream, dtype)) else float("inf")
+
+
 # kernel family -> (kernels it covers, check, [(case name, case), ...])
 CHECKS = {
     "im2col": (("im2col", "col2im"), check_im2col, [(c[0], c) for c in WINDOW_CASES]),
@@ -222,6 +265,8 @@ CHECKS = {
              [("adam-wd", (md.optim.Adam, 1e-2)), ("adamw", (md.optim.AdamW, 1e-2)), ("adam", (md.optim.Adam, 0.0))]),
     "bce": (("bce_with_logits",), check_bce,
             [("plain", (None, False)), ("class-weight+pos", ("class", True)), ("element-weight", ("element", False))]),
+    "philox": (("philox_uniform",), check_philox,
+               [("odd-size", (1001, 12345, 7)), ("64-bit-key-and-stream", (37, 2 ** 62 + 11, 2 ** 40 + 3))]),
 }
 
 # Largest relative error accepted: float64 to round-off, float32 to its precision.

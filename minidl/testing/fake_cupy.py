@@ -1,6 +1,6 @@
 """A fake CUDA device: CuPy's API and strictness, on NumPy memory.
 
-``MINIDL_TEST_DEVICE=fake`` installs it as minidl's CuPy (``backend.install_test_device``),
+The tests install it as minidl's CuPy (``backend.install_device_module``),
 so the GPU code paths run, and are tested, on machines without a GPU:
 
 - Device arrays are ``FakeDeviceArray``, a type of their own (not a NumPy

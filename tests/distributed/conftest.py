@@ -40,7 +40,6 @@ class MPIRun:
         env = single_thread_environment()  # one thread per rank: K ranks share this machine's cores
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         env.pop("MINIDL_DEVICE", None)
-        env.pop("MINIDL_TEST_DEVICE", None)  # ranks are host processes, also in the fake-device pass
         env.update(extra)
         return env
 

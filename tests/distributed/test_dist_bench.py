@@ -1,4 +1,4 @@
-"""``python -m hpa.bench_distributed`` runs its three configurations and prints the table."""
+"""``python -m hpa.bench.distributed`` runs its three configurations and prints the table."""
 import subprocess
 import sys
 
@@ -8,7 +8,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_benchmark_prints_every_configuration(mpirun):
-    done = subprocess.run([sys.executable, "-m", "hpa.bench_distributed", "--image-size", "16", "--batch-size", "4",
+    done = subprocess.run([sys.executable, "-m", "hpa.bench.distributed", "--image-size", "16", "--batch-size", "4",
                            "--steps", "1", "--repeats", "1"], capture_output=True, text=True, timeout=300,
                           env=mpirun.env(), cwd=str(mpirun.tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr

@@ -7,13 +7,16 @@ GPU. Nor may they copy an array to the host (``backend.to_numpy``, CuPy's
 result comes back as a NumPy array. The host-side helpers of state dicts and
 constants are the only places allowed to. The host-only modules (the backend
 itself, initialisation and random draws on the host, serialisation, the
-checker, the benchmark, checkpoint files) are outside these folders.
+checker, the benchmarks, checkpoint files) are outside these folders. And the engine
+stands alone: it imports nothing from hpa or the tests, its core nothing from
+its benchmarks (minidl/bench), and those only minidl and, optionally, torch.
 
 These checks read names; that a layer's output really stays on the device is
 for the GPU tests (and a device-faithful fake backend) to show.
 """
 import ast
 import pathlib
+import sys
 
 import hpa.models
 import minidl
@@ -85,3 +88,66 @@ def test_the_host_copy_check_can_fail(tmp_path):
 def test_no_add_at_in_compute_code():
     offenders = [_name(p) for p in _compute_files() if ".add.at(" in p.read_text()]
     assert not offenders, "add.at in hot paths: " + ", ".join(offenders)
+
+
+# The engine stands alone: nothing in minidl imports hpa or the tests (not even their helpers
+# by bare name), and its core nothing from its benchmarks (minidl/bench).
+TEST_HELPERS = {p.stem for p in pathlib.Path(__file__).resolve().parents[1].rglob("*.py")}
+LOADERS = {"import_module", "spec_from_file_location", "run_module", "run_path", "__import__"}
+
+
+def _loaded_by_name(path):
+    """Modules and paths named as strings to importlib/runpy in ``path``."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            called = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+            if called in LOADERS:
+                yield from (a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str))
+
+
+def _foreign_imports(path):
+    for name in _imported_modules(path):
+        top = name.split(".")[0]
+        if top in ("hpa", "tests") or top in TEST_HELPERS:
+            yield name
+    for text in _loaded_by_name(path):
+        if text.split(".")[0] in ("hpa", "tests") or "tests/" in text or "hpa/" in text:
+            yield text
+
+
+def _bench_imports(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "minidl":
+            yield from (f"minidl.{a.name}" for a in node.names if a.name == "bench")
+    yield from (n for n in _imported_modules(path) if n == "minidl.bench" or n.startswith("minidl.bench."))
+
+
+def test_the_engine_imports_nothing_from_hpa_or_the_tests():
+    offenders = [f"{_name(p)} imports {name}" for p in sorted(ROOT.rglob("*.py")) for name in _foreign_imports(p)]
+    assert not offenders, "; ".join(offenders)
+
+
+def test_the_engine_core_imports_nothing_from_its_benchmarks():
+    core = [p for p in sorted(ROOT.rglob("*.py")) if (ROOT / "bench") not in p.parents]
+    assert len(core) > 50
+    offenders = [f"{_name(p)} imports {name}" for p in core for name in _bench_imports(p)]
+    assert not offenders, "; ".join(offenders)
+
+
+def test_the_import_checks_can_fail(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("import importlib\nfrom hpa.models import GapNet\nimport parity\nfrom minidl import bench\n"
+                      "from minidl.bench.layers import main\n"
+                      "spec = importlib.util.spec_from_file_location('t', 'tests/hpa/twins.py')\n")
+    assert list(_foreign_imports(module)) == ["hpa.models", "parity", "tests/hpa/twins.py"]
+    assert sorted(_bench_imports(module)) == ["minidl.bench", "minidl.bench.layers"]
+
+
+def test_the_engine_benchmarks_import_only_minidl_and_optionally_torch():
+    allowed = set(sys.stdlib_module_names) | {"numpy", "minidl", "torch", "threadpoolctl"}
+    files = sorted((ROOT / "bench").rglob("*.py"))
+    assert files, "minidl/bench not found"
+    offenders = [f"{_name(p)} imports {name}" for p in files for name in _imported_modules(p)
+                 if name.split(".")[0] not in allowed]
+    assert not offenders, "; ".join(offenders)

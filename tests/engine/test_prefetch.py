@@ -33,3 +33,42 @@ def test_on_the_cpu_arrays_stay_numpy():
     assert type(seen[0][0]) is np.ndarray and seen[1][2] == "ids-1"
     assert len(md.DevicePrefetcher(batches)) == 2
     assert list(md.DevicePrefetcher([])) == []
+
+
+class _CountingStream:
+    """A copy stream that counts the host's waits on it."""
+    instances = []
+
+    def __init__(self, **kwargs):
+        self.synchronized = 0
+        _CountingStream.instances.append(self)
+
+    def record(self, event=None):
+        return object()
+
+    def wait_event(self, event):
+        pass
+
+    def synchronize(self):
+        self.synchronized += 1
+
+
+def test_leaving_the_loop_early_waits_for_the_copy_in_flight(fake_device, monkeypatch):
+    """break, an exception or Ctrl-C in the training loop abandons the next batch while
+    its copy may still run on the copy stream: the iterator must wait for it before its
+    memory can return to the pool."""
+    monkeypatch.setattr(fake_device.cuda, "Stream", _CountingStream)
+    _CountingStream.instances.clear()
+    for _ in md.DevicePrefetcher(_batches()):
+        break
+    (stream,) = _CountingStream.instances
+    assert stream.synchronized == 1
+
+    _CountingStream.instances.clear()
+    try:
+        for _ in md.DevicePrefetcher(_batches()):
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        pass
+    (stream,) = _CountingStream.instances
+    assert stream.synchronized == 1

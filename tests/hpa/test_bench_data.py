@@ -1,9 +1,9 @@
-"""``python -m hpa.bench_data``: its three tables on a tiny run, and its argument errors."""
+"""``python -m hpa.bench.data``: its three tables on a tiny run, and its argument errors."""
 import re
 
 import pytest
 
-from hpa import bench_data
+from hpa.bench import data as bench_data
 
 TINY = ["--n", "8", "--cache-n", "2", "--sizes", "32", "--repeats", "1", "--seconds", "0.01", "--steps", "1"]
 
@@ -11,6 +11,7 @@ TINY = ["--n", "8", "--cache-n", "2", "--sizes", "32", "--repeats", "1", "--seco
 def test_prints_cache_loader_and_training_tables(capsys):
     bench_data.main(TINY + ["--train", "parallel_lenet:32", "gapnet:16"])
     out = capsys.readouterr().out
+    assert re.search(r"^BLAS: (.*kernel|unknown)", out, re.M), out  # the OpenBLAS kernel it measured with
     assert re.search(r"^\s+32\s+\d+\s+\d+$", out, re.M), out  # cache build at 32 px
     # The loader runs at the training sizes too (16 px for gapnet), with and without augmentation.
     for size in (32, 16):

@@ -1,8 +1,9 @@
-"""python -m hpa.gpu_check: its stages, files and exit codes, on the fake CUDA device
+"""python -m hpa.bench.gpu_check: its stages, files and exit codes, on the fake CUDA device
 with tiny networks (the real run needs a GPU: see the README's GPU section)."""
 import pytest
 
-from hpa import cli, gpu_check
+from hpa import cli
+from hpa.bench import gpu_check
 
 TINY = {"parallel_lenet": (16, 4), "gapnet": (16, 2)}
 
@@ -27,6 +28,7 @@ def test_gpu_run_writes_every_report(fake_device, tiny, tmp_path, capsys):
         assert (tmp_path / f"{name}.txt").is_file()
     table = (tmp_path / "network_bench.txt").read_text()
     assert "parallel_lenet" in table and "gapnet" in table and "samples/s" in table
+    assert table.startswith("numpy: BLAS: ")
     assert "all stages passed" in capsys.readouterr().out
 
 

@@ -17,10 +17,10 @@ from tiny_runs import TINY_LENET
 
 from hpa import cli, train
 from hpa.models.checkpoint import load_checkpoint
-from hpa.training.position import KILL_AFTER_ENV
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SLOW_BUILD = os.path.join(HERE, "slow_cache_build.py")
+KILL_AFTER_CHECKPOINTS = os.path.join(HERE, "kill_after_checkpoints.py")
 
 
 def start(args, tmp_path, env=None):
@@ -117,7 +117,7 @@ def test_run_killed_within_an_epoch_resumes_bit_identically(tiny_synthetic, tmp_
 
     # 3 batches per epoch with a mid-epoch checkpoint after the first two:
     # the 3rd checkpoint is epoch 2 after its first batch, then kill -9.
-    proc = start(["-m", "hpa.train", *args, "--out", str(killed)], tmp_path, env={KILL_AFTER_ENV: "3"})
+    proc = start([KILL_AFTER_CHECKPOINTS, "3", "-m", "hpa.train", *args, "--out", str(killed)], tmp_path)
     assert proc.wait(timeout=300) == -signal.SIGKILL
     _, _, state = load_checkpoint(killed / "last.npz")
     assert (state["epoch"], state["position"]["epoch"], state["position"]["batch"]) == (0, 1, 1)

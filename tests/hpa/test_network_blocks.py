@@ -161,7 +161,7 @@ def test_dense_block_rejects_bad_arguments():
 
 def test_dense_block_matches_torch_in_train_and_eval():
     torch = pytest.importorskip("torch")
-    from torchvision_twins import _DenseBlock  # torchvision's dense block, written with torch.nn
+    from hpa.bench.torchvision_twins import _DenseBlock  # torchvision's dense block, written with torch.nn
 
     ref = _DenseBlock(3, 4, bn_size=2, growth_rate=3).double()
     ours = DenseBlock(3, 4, 3, bn_size=2)

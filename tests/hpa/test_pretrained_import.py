@@ -1,6 +1,6 @@
 """torchvision weights load key for key, give PyTorch's logits, and adapt to 4 stains and 28 classes.
 
-Each architecture's PyTorch twin (``torchvision_twins``, torchvision's module
+Each architecture's PyTorch twin (``hpa.bench.torchvision_twins``, torchvision's module
 names, narrowed) gets trained-looking batch-norm statistics, is saved with
 ``torch.save`` and read back by ``hpa.models.pretrained``; the minidl network
 built with 3 inputs and the twin's classes must load it strictly and give the
@@ -15,7 +15,7 @@ from hpa.models import TORCHVISION_NAMES, build_model
 from hpa.models.pretrained import adapt_state, first_conv_and_classifier, import_imagenet, read_weights
 
 torch = pytest.importorskip("torch")
-twins = pytest.importorskip("torchvision_twins")
+twins = pytest.importorskip("hpa.bench.torchvision_twins")
 
 CLASSES = 10
 SMALL_RESNET = dict(widths=(2, 3, 4, 5))

@@ -224,3 +224,18 @@ def test_command(tmp_path, capsys):
     assert len(_csv_rows(tmp_path / "cli")) == 2
     assert run(main, ["--out", str(tmp_path / "bad"), "--n", "2", "--size", "8"]) == 2
     assert "size" in capsys.readouterr().err
+
+
+def test_the_data_package_reads_folders_without_knowing_the_synthetic_set():
+    """hpa.synthetic uses hpa.data (labels, cache folder), never the other way round: no import loop."""
+    import ast
+    import pathlib
+
+    import hpa.data
+    offenders = []
+    for path in sorted(pathlib.Path(hpa.data.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            offenders += [f"{path.name} imports {n}" for n in names if n.startswith("hpa.synthetic")]
+    assert not offenders, "; ".join(offenders)

@@ -54,7 +54,8 @@ def test_cli_runs_every_kernel_on_the_cpu(capsys):
     assert main(["--run-on-cpu"]) == 0
     out = capsys.readouterr().out
     for name in ("im2col", "col2im", "maxpool_forward", "maxpool_backward", "adam_update",
-                 "bce_with_logits", "batchnorm_apply", "batchnorm_input_grad", "relu_forward", "relu_backward"):
+                 "bce_with_logits", "batchnorm_apply", "batchnorm_input_grad", "relu_forward", "relu_backward",
+                 "philox_uniform"):
         assert name in out
     assert "FAIL" not in out
 
@@ -62,7 +63,7 @@ def test_cli_runs_every_kernel_on_the_cpu(capsys):
 def test_cli_lists_every_kernel(capsys):
     from minidl.kernels.__main__ import main
     assert main([]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == 10
+    assert len(capsys.readouterr().out.splitlines()) == 11
 
 
 def test_shim_errors_name_the_missing_compiler_and_the_failing_source(tmp_path, monkeypatch):
@@ -77,3 +78,52 @@ def test_shim_errors_name_the_missing_compiler_and_the_failing_source(tmp_path, 
     broken.write_text(source.read_text())
     with pytest.raises(cpu_shim.ShimError, match="g\\+\\+ failed on broken.cu \\(float32\\)"):
         cpu_shim.library_path(broken, "float32")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kernel, stride, padding", [(3, 1, 1), (3, 2, 1), (5, 2, 2)])
+def test_maxpool_backward_adds_overlapping_shares_in_the_hosts_order(dtype, kernel, stride, padding):
+    """Where windows overlap, a pixel that wins several windows receives a sum; the kernel
+    gathers it in the host loop's order (so float rounding is the same: equal bits, not just
+    close) and without atomics (so it is the same on every GPU run, as exact resume needs)."""
+    import minidl as md
+    from minidl.kernels import device_layers
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 3, 11, 10)).astype(dtype)
+    x[:, :, 4:7:2, 3:8:4] = 10.0 + rng.random((2, 3, 2, 2))  # a few pixels win every window around them
+    layer = md.MaxPool2d(kernel, stride, padding, halving=False)
+    y = layer(x)
+    dy = (rng.standard_normal(y.shape) * 10.0 ** rng.integers(-3, 4, y.shape)).astype(dtype)
+    expected = layer.backward(dy)
+    device_layers.maxpool2d_forward(layer, x)
+    np.testing.assert_array_equal(device_layers.maxpool2d_backward(layer, dy), expected)
+
+
+def test_launch_range_checks_integer_arguments_the_same_for_shim_and_gpu():
+    """An int parameter given 2^31 would wrap to a negative size in the shim and raise in
+    CuPy: launch() refuses it first, for both, as it refuses a non-integer."""
+    x = np.zeros(6)
+    y, mask = np.empty_like(x), np.zeros(x.shape, bool)
+    with pytest.raises(launch.KernelArgumentError, match="does not fit the kernel's long long"):
+        launch.launch("relu_forward", 6, x, y, mask, 2 ** 63)
+    cols = np.empty((9, 4))
+    with pytest.raises(launch.KernelArgumentError, match=r"n_samples = 2147483648 does not fit the kernel's int"):
+        launch.launch("im2col", 4, np.zeros((1, 1, 2, 2)), cols, 2 ** 31, 1, 2, 2, 3, 3, 1, 1, 1, 1, 2, 2)
+    with pytest.raises(launch.KernelArgumentError, match="size must be an integer, got 6.0"):
+        launch.launch("relu_forward", 6, x, y, mask, 6.0)
+    launch.launch("relu_forward", 6, x, y, mask, np.int64(6))  # NumPy integers are fine
+
+
+def test_im2col_launches_one_thread_per_channel_and_column(monkeypatch):
+    """Each im2col thread writes one (channel, column)'s kh*kw entries: a grid sized for
+    every entry would start kh*kw times too many threads, all of which find no work."""
+    from minidl.kernels import cpu_shim, device_layers
+    grids = []
+    real_launch = cpu_shim.launch
+    monkeypatch.setattr(cpu_shim, "launch", lambda name, grid, *rest: grids.append((name, grid))
+                        or real_launch(name, grid, *rest))
+    x = np.random.default_rng(0).standard_normal((2, 3, 16, 16))
+    geometry = (3, 3, 1, 1, 1, 1, 16, 16)
+    cols = device_layers.im2col(x, geometry)
+    assert cols.shape == (27, 512)
+    assert grids == [("im2col", launch.grid_size(3 * 512, launch.BLOCK, launch.MAX_BLOCKS))]  # 6 blocks, not 54

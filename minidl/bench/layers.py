@@ -1,6 +1,6 @@
-"""Engine benchmark: ``python -m minidl.bench [--repeat 5] [--warmup 1] [--only conv] [--device gpu]``.
+"""Layer benchmark: ``python -m minidl.bench [--repeat 5] [--warmup 1] [--only conv] [--device gpu]``.
 
-``--steps`` times whole training steps of networks instead (``minidl.bench_steps``).
+Whole training steps of hpa's networks are timed by ``python -m hpa.bench.steps``.
 
 Times one forward plus one backward pass of the layers a small HPA network is
 made of, and, when PyTorch is importable, of the same operations in PyTorch on
@@ -24,12 +24,16 @@ import contextlib
 import importlib
 import os
 import statistics
+import sys
 import time
 
 import numpy
 
-from minidl import backend, bench_steps, rng
+from minidl import backend, host_memory, rng
+from minidl.bench import blas
 from minidl.layers import windows
+
+STEPS_MOVED = "error: --steps: whole training steps are timed by python -m hpa.bench.steps"
 
 
 def blas_threads():
@@ -40,16 +44,6 @@ def blas_threads():
         return os.cpu_count() or 1
     counts = [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
     return max(counts) if counts else (os.cpu_count() or 1)
-
-
-def blas_description():
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return "threadpoolctl not installed"
-    infos = [i for i in threadpool_info() if i["user_api"] == "blas"]
-    return "; ".join(f"{i['internal_api']} {i.get('version')} kernel {i.get('architecture')}, "
-                     f"{i['num_threads']} threads" for i in infos) or "no BLAS found"
 
 
 def conv_case(n, c, o, size, k, p):
@@ -175,9 +169,7 @@ def parse_bytes(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m minidl.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per engine (median printed)")
-    parser.add_argument("--warmup", type=int, default=None, help="untimed runs first (default 1, 2 with --steps)")
-    parser.add_argument("--steps", action="store_true",
-                        help="time whole training steps of networks (minidl.bench_steps), not layers")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--budget", type=parse_bytes, default=None,
                         help="im2col memory budget, e.g. 256M (default: minidl's, 1G)")
@@ -187,11 +179,13 @@ def main(argv=None):
                         help="gpu: minidl on CuPy against PyTorch on CUDA")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for NumPy's BLAS (needs threadpoolctl) and torch; default: BLAS's own")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--steps" in argv:  # the engine knows no networks: hpa's benchmark times them
+        print(STEPS_MOVED, file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
-    args.warmup = (2 if args.steps else 1) if args.warmup is None else args.warmup
-    rows = bench_steps.NETWORKS if args.steps else CASES
-    if not any(args.only in n for n in rows):
-        parser.error(f"--only {args.only!r} matches no row: {', '.join(rows)}")
+    if not any(args.only in n for n in CASES):
+        parser.error(f"--only {args.only!r} matches no row: {', '.join(CASES)}")
     if args.repeat < 1 or args.warmup < 0 or min(args.threads or 1, 1 if args.budget is None else args.budget) < 1:
         parser.error("--repeat, --threads and --budget must be >= 1, --warmup >= 0")
     limits = contextlib.nullcontext()
@@ -201,11 +195,9 @@ def main(argv=None):
         except ImportError:
             parser.error("--threads needs threadpoolctl (pip install threadpoolctl)")
         limits = threadpool_limits(args.threads, user_api="blas")
-    if args.steps:
-        bench_steps.run(args)
-        return
     with limits:
         _report(args)
+    return 0
 
 
 def _report(args):
@@ -227,9 +219,11 @@ def _report(args):
     if torch is not None and args.device == "gpu" and not torch.cuda.is_available():
         print("PyTorch does not see a CUDA device: no PyTorch column")
         torch = None
+    # minidl's fast CPU path, as hpa's training commands run it; both engines share the process.
+    kept = host_memory.keep_freed_memory()
     threads = blas_threads()
-    print(f"numpy {numpy.__version__}, BLAS: {blas_description()}; "
-          f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    print(f"numpy {numpy.__version__}, {blas.header_line()}")
+    print(f"malloc keeps freed memory (minidl.host_memory, both engines): {'yes' if kept else 'no'}")
     if torch is not None:
         torch.set_num_threads(threads)
         print(f"torch {torch.__version__} on {torch.get_num_threads()} threads")
@@ -242,7 +236,3 @@ def _report(args):
           f"im2col budget {windows.get_memory_budget() / (1 << 20):.0f} MiB\n")
     rows = run(names, args.repeat, args.warmup, numpy.dtype(args.dtype), torch, args.device)
     print(format_table(rows, torch is not None))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""``python -m hpa.gpu_check --out DIR``: the GPU acceptance run, in one command.
+"""``python -m hpa.bench.gpu_check --out DIR``: the GPU acceptance run, in one command.
 
 On a GPU machine with this checkout (run from it with ``PYTHONPATH=.``, no pip,
 no network) it runs, and writes to DIR:
@@ -15,7 +15,10 @@ no network) it runs, and writes to DIR:
 and prints the same. Each stage has a time limit so the whole run stays within
 8 minutes on one H200. ``--device cpu --skip-tests`` measures the networks on the
 CPU instead: the baseline the GPU figures are compared with. Exit code 1 when a
-stage fails, 2 on bad arguments or no usable GPU.
+stage fails, 2 on bad arguments or no usable GPU. The ``--device cpu`` baseline runs
+NumPy as users run it (``minidl.bench.blas``: a fresh process without the OpenBLAS
+overrides); the GPU run leaves the tests' environment as it is, and its layer table
+(``minidl.bench``) cleans its own.
 """
 import argparse
 import os
@@ -25,13 +28,15 @@ import sys
 import time
 
 import minidl as md
-from hpa.bench_step import training_step
+from hpa.bench.step import registry_training_step
 from hpa.cli import positive_int, run
 from hpa.errors import HpaError
 from hpa.models import build_model
+from minidl import host_memory
 from minidl.atomic import atomic_write_text
+from minidl.bench import blas
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 # name -> (image size, batch size) of the benchmark, as the issue fixes them.
 NETWORKS = {"parallel_lenet": (128, 256), "gapnet": (512, 32)}
 LIMITS = {"tests": 300, "layers": 120}  # seconds per subprocess stage
@@ -49,7 +54,7 @@ def _stage(command, limit):
 
 
 def _minidl_rate(name, size, batch, device, steps, warmup, tf32=False):
-    step = training_step(name, size, batch, device)
+    step = registry_training_step(name, size, batch, device)
     if device == "gpu":
         md.backend.allow_tf32(tf32)
     try:
@@ -60,7 +65,7 @@ def _minidl_rate(name, size, batch, device, steps, warmup, tf32=False):
 
 
 def _torch_rate(name, size, batch, steps, warmup, torch, tf32):
-    from minidl.torch_twin import torch_twin
+    from hpa.bench.torch_twin import torch_twin
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
     torch.backends.cudnn.benchmark = True  # cuDNN picks its fastest algorithm for these shapes
     model = torch_twin(build_model(name, image_size=size)).cuda()
@@ -102,7 +107,8 @@ def network_table(device, steps, warmup):
         except ImportError:
             pass
     precisions = PRECISIONS if device == "gpu" else PRECISIONS[:1]
-    lines = [f"training steps (forward, BCE, backward, Adam), {steps} timed after {warmup} warm-up, "
+    lines = [f"numpy: {blas.header_line()}",
+             f"training steps (forward, BCE, backward, Adam), {steps} timed after {warmup} warm-up, "
              f"device {device}" + ("" if device == "cpu" or torch else "; PyTorch CUDA not available"),
              f"{'network':<16} {'input':>9} {'batch':>6} {'products':>9} {'minidl samples/s':>17} "
              f"{'torch samples/s':>16} {'minidl/torch':>13}"]
@@ -120,8 +126,10 @@ def network_table(device, steps, warmup):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m hpa.gpu_check", description=__doc__.splitlines()[0])
+def main(argv=None, as_command=False):
+    """``as_command``: run as ``python -m`` runs it, the CPU baseline then in a process without
+    the OpenBLAS overrides (tests call ``main`` and keep their environment)."""
+    parser = argparse.ArgumentParser(prog="python -m hpa.bench.gpu_check", description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=pathlib.Path, help="folder for the reports")
     parser.add_argument("--device", default="gpu", choices=("gpu", "cpu"),
                         help="where to time the networks (cpu: the baseline; implies no GPU tests)")
@@ -129,6 +137,9 @@ def main(argv=None):
     parser.add_argument("--warmup", type=positive_int, default=2, help="untimed steps first (kernel compiles)")
     parser.add_argument("--skip-tests", action="store_true", help="only the benchmarks")
     args = parser.parse_args(argv)
+    if as_command and args.device == "cpu" and any(k in os.environ for k in blas.OVERRIDES):
+        return blas.main_as_users_run("hpa.bench.gpu_check", main, argv)
+    host_memory.keep_freed_memory()  # the fast CPU path, as hpa's training commands run it
     if args.device == "gpu":
         try:
             md.use("gpu")
@@ -163,4 +174,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(run(main))
+    sys.exit(run(lambda argv: main(argv, as_command=True)))

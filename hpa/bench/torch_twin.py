@@ -1,4 +1,4 @@
-"""PyTorch twins of minidl networks, for the benchmarks (``minidl.bench --steps``, ``hpa.gpu_check``).
+"""PyTorch twins of minidl networks, for the benchmarks (``hpa.bench.steps``, ``hpa.bench.gpu_check``).
 
 ``torch_twin(model, torch)`` walks a minidl module tree and builds the same
 network from ``torch.nn`` layers, child by child under the same names, so
@@ -6,7 +6,7 @@ network from ``torch.nn`` layers, child by child under the same names, so
 then start a step from the same weights. The few minidl containers PyTorch
 lacks (``Concat``, ``ChannelSelect``, ``GapTaps`` and hpa's ``PooledConcat``
 and ``ColumnSplit``) get small torch modules of the same wiring. Only the
-benchmarks use this file; the engine never imports torch.
+benchmarks and their tests use this file; the engine never imports torch.
 """
 
 

@@ -1,12 +1,14 @@
-"""Whole training steps side by side: ``python -m minidl.bench --steps [--repeat 7] [--threads 2]``.
+"""Whole training steps side by side: ``python -m hpa.bench.steps [--repeat 7] [--threads 2]``.
 
 One step is what a training loop does per batch: forward, BCE-with-logits
 loss, zero_grad, backward, Adam update. Each network is timed in minidl and,
 when PyTorch is importable, in PyTorch with NCHW tensors and with
 channels_last ones, each in its own worker process (so its peak RSS is its
-own; the PyTorch workers with ``MINIDL_KEEP_FREED_MEMORY=0``, the default malloc
-its users get), all from the same weights (minidl's ``state_dict``, loaded into a twin
-built by ``bench_twins``), the same input batch and the same number of threads.
+own; minidl's calls ``minidl.host_memory.keep_freed_memory()`` as hpa's training
+commands do, the PyTorch ones keep the default malloc their users get), all
+started without the OpenBLAS overrides (``minidl.bench.blas``), all from the same
+weights (minidl's ``state_dict``, loaded into a twin built by
+``hpa.bench.torch_twin``), the same input batch and the same number of threads.
 The workers take turns step by step, so load from other processes on a shared
 machine hits all of them alike; the median of ``--repeat`` steps after
 ``--warmup`` steps is printed.
@@ -20,25 +22,28 @@ after importing its framework, before building the network.
 
 Networks (``--only`` picks by substring):
 
-* ``ParallelLeNet (hpa)``: ``hpa.models.ParallelLeNet()``, batch 32 of 4x128x128,
-  when hpa is importable;
+* ``ParallelLeNet (hpa)``: ``hpa.models.ParallelLeNet()``, batch 32 of 4x128x128;
 * ``ParallelLeNet (plain)``: the same network written with minidl's generic
   layers at their defaults (each branch ends in its own Linear + ReLU inside
   a ``Concat``), batch 32 of 4x128x128;
 * ``GapNet (hpa)``: ``hpa.models.GapNet(image_size=256)``, batch 8 of 4x256x256.
 """
-import importlib
+import argparse
 import importlib.util
 import multiprocessing
 import os
 import resource
 import statistics
+import sys
 import time
 
 import numpy
 
+from hpa.bench.step import training_step
+from hpa.models import GapNet, ParallelLeNet
+from minidl import host_memory, rng
 from minidl import layers as nn
-from minidl import rng
+from minidl.bench import blas
 
 FRAMEWORKS = ("minidl", "torch NCHW", "torch channels_last")
 
@@ -56,15 +61,11 @@ def plain_parallel_lenet():
     return nn.Sequential(nn.Concat(*(branch(r) for r in (0, 2, 3))), *head)
 
 
-def _hpa_model(name, **kwargs):
-    return getattr(importlib.import_module("hpa.models"), name)(**kwargs)
-
-
 # name -> (builder, batch shape)
 NETWORKS = {
-    "ParallelLeNet (hpa)": (lambda: _hpa_model("ParallelLeNet"), (32, 4, 128, 128)),
+    "ParallelLeNet (hpa)": (ParallelLeNet, (32, 4, 128, 128)),
     "ParallelLeNet (plain)": (plain_parallel_lenet, (32, 4, 128, 128)),
-    "GapNet (hpa)": (lambda: _hpa_model("GapNet", image_size=256), (8, 4, 256, 256)),
+    "GapNet (hpa)": (lambda: GapNet(image_size=256), (8, 4, 256, 256)),
 }
 
 
@@ -118,20 +119,6 @@ def _rss_mib():
         return _peak_rss_mib()
 
 
-def training_step(model, x, y):
-    """A function doing one training step of ``model`` on (x, y): forward, BCE-with-logits
-    loss, zero_grad, backward and an Adam update (lr 1e-3)."""
-    from minidl import losses, optim
-    criterion, optimizer = losses.BCEWithLogitsLoss(), optim.Adam(model.parameters(), lr=1e-3)
-
-    def step():
-        criterion(model(x), y)
-        model.zero_grad()
-        model.backward(criterion.backward())
-        optimizer.step()
-    return step
-
-
 def _minidl_step(name, state, x, y):
     model = NETWORKS[name][0]()
     model.load_state_dict(state)
@@ -142,7 +129,7 @@ def _minidl_step(name, state, x, y):
 def _torch_step(name, state, x, y, channels_last, threads):
     import torch
 
-    from minidl.torch_twin import torch_twin
+    from hpa.bench.torch_twin import torch_twin
     torch.set_num_threads(threads)
     net = torch_twin(NETWORKS[name][0](), torch)
     net.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
@@ -162,10 +149,11 @@ def _torch_step(name, state, x, y, channels_last, threads):
 def _worker(conn, framework, name, state, x, y, threads, warmup):
     """Build one engine's step, warm up, then answer "step" (ms of one step), "peak" (sgemm GFLOP/s), "stop" (RSS)."""
     if framework == "minidl":
+        host_memory.keep_freed_memory()  # the fast CPU path, as hpa's training commands run it
         base = _rss_mib()
         step = _minidl_step(name, state, x, y)
     else:
-        importlib.import_module("torch")  # counted in the baseline, not in the network's memory
+        import torch  # noqa: F401  (counted in the baseline, not in the network's memory)
         base = _rss_mib()
         step = _torch_step(name, state, x, y, framework.endswith("channels_last"), threads)
     for _ in range(warmup):
@@ -186,15 +174,15 @@ def measure(name, frameworks, repeat, warmup, threads):
     y = (generator.random((shape[0], 28)) < 0.1).astype(numpy.float32)
     flops, state = step_flops(model, x), dict(model.state_dict())
     del model
-    context = multiprocessing.get_context("spawn")  # fresh processes: RSS is each engine's own
+    # Fresh processes: RSS is each engine's own, and NumPy loads without the OpenBLAS overrides.
+    context = multiprocessing.get_context("spawn")
     workers = {}
-    for framework in frameworks:
-        parent, child = context.Pipe()
-        process = context.Process(target=_worker, args=(child, framework, name, state, x, y, threads, warmup))
-        # PyTorch as its users run it: with glibc's default malloc (minidl.host_memory).
-        os.environ["MINIDL_KEEP_FREED_MEMORY"] = "1" if framework == "minidl" else "0"
-        process.start()
-        workers[framework] = (parent, process)
+    with blas.without_overrides():
+        for framework in frameworks:
+            parent, child = context.Pipe()
+            process = context.Process(target=_worker, args=(child, framework, name, state, x, y, threads, warmup))
+            process.start()
+            workers[framework] = (parent, process)
     for parent, _ in workers.values():
         parent.recv()  # "ready": built and warmed up
     # The peak is measured once every worker is idle: while the others still
@@ -227,7 +215,7 @@ def format_rows(name, results, flops, peak):
 
 
 def run(args):
-    """Print the table for ``args`` (repeat, warmup, threads, only, no_torch) from ``minidl.bench``."""
+    """Print the table for ``args`` (repeat, warmup, threads, only, no_torch)."""
     names = [n for n in NETWORKS if args.only in n]
     frameworks = FRAMEWORKS
     if args.no_torch or importlib.util.find_spec("torch") is None:
@@ -238,6 +226,7 @@ def run(args):
     print(f"training step (forward, BCE loss, backward, Adam), float32, {threads} threads, "
           f"median of {args.repeat} steps after {args.warmup} warm-up; load average "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(f"numpy {numpy.__version__}, {blas.header_line(workers=True)}")
     head = (f"{'network':<22} {'engine':<20} {'ms/step':>8} {'GFLOP/s':>8} {'%peak':>7} "
             f"{'RSS MiB':>9} {'>imports':>9} {'vs torch best':>10}")
     print(head)
@@ -253,3 +242,23 @@ def run(args):
         notes.append(f"{name}: {flops / 1e9:.1f} GFLOP per step; numpy sgemm peak {peak:.0f} GFLOP/s")
     print("\n".join(notes))
     print(f"load average at the end {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m hpa.bench.steps", description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="timed steps per engine (median printed)")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
+    parser.add_argument("--only", default="", help="run only the networks whose name contains this text")
+    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    parser.add_argument("--threads", type=int, default=None, help="threads per worker (default: the CPU count)")
+    args = parser.parse_args(argv)
+    if not any(args.only in n for n in NETWORKS):
+        parser.error(f"--only {args.only!r} matches no network: {', '.join(NETWORKS)}")
+    if args.repeat < 1 or args.warmup < 0 or (args.threads or 1) < 1:
+        parser.error("--repeat and --threads must be >= 1, --warmup >= 0")
+    run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,7 +1,7 @@
 """Benchmark data-parallel training: one parallel-LeNet training step, 1 process against K.
 
-    python -m hpa.bench_distributed [--batch-size 64] [--image-size 128] [--steps 8] [--repeats 2]
-    python -m hpa.bench_distributed --device gpu --ranks 2     # 1 GPU against 2 GPUs over NCCL
+    python -m hpa.bench.distributed [--batch-size 64] [--image-size 128] [--steps 8] [--repeats 2]
+    python -m hpa.bench.distributed --device gpu --ranks 2     # 1 GPU against 2 GPUs over NCCL
 
 On the CPU it compares, for the same global batch:
 
@@ -17,6 +17,9 @@ slowest rank to arrive, so on a busy machine that time includes imbalance,
 not only communication. Configurations alternate (A B A B ...) and the best
 repeat is shown, so a burst of load from other processes hurts both alike;
 still, figures from a shared machine are noisy, and the load average is printed.
+Every configuration runs in fresh processes started without the OpenBLAS
+overrides (``minidl.bench.blas``), with minidl's fast CPU path
+(``minidl.host_memory``), as hpa's training commands run it.
 """
 import argparse
 import json
@@ -31,6 +34,8 @@ import numpy as np
 import minidl as md
 import minidl.distributed as dist
 from hpa.models import build_model
+from minidl import host_memory
+from minidl.bench import blas
 from minidl.distributed.launch import mpiexec_command, single_thread_environment
 
 
@@ -61,7 +66,7 @@ class TimedGroup(dist.ProcessGroup):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m hpa.bench_distributed", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m hpa.bench.distributed", description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=64, help="global batch (default 64)")
     parser.add_argument("--image-size", type=int, default=128, help="image side (default 128)")
     parser.add_argument("--ranks", type=int, default=2, help="processes of the parallel run, K (default 2)")
@@ -79,6 +84,7 @@ def parse_args(argv=None):
 
 def worker(args):
     """Time ``args.steps`` training steps in this process; rank 0 prints one JSON line."""
+    host_memory.keep_freed_memory()
     md.use(args.device)
     group = TimedGroup(dist.init_process_group("nccl" if args.device == "gpu" else "mpi")
                        if args.worker == "parallel" else dist.SingleProcessGroup())
@@ -118,13 +124,13 @@ def worker(args):
 
 def measure(args, mode):
     """Run one configuration in fresh processes; returns rank 0's figures."""
-    common = ["-m", "hpa.bench_distributed", "--worker", mode, "--batch-size", str(args.batch_size),
+    common = ["-m", "hpa.bench.distributed", "--worker", mode, "--batch-size", str(args.batch_size),
               "--image-size", str(args.image_size), "--steps", str(args.steps), "--device", args.device]
     if mode in ("one", "single"):
         command, env = [sys.executable, *common], single_thread_environment(1 if mode == "one" else args.ranks)
     else:
         command, env = mpiexec_command(args.ranks, common), single_thread_environment(1)
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    done = subprocess.run(command, capture_output=True, text=True, env=blas.users_environment(env))
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode != 0 or not lines:
         sys.exit(f"error: the {mode} run failed:\n{done.stdout}{done.stderr}")
@@ -144,6 +150,7 @@ def main(argv=None):
     print(f"parallel LeNet training step, global batch {args.batch_size}, {args.image_size} px, float32, "
           f"{args.device}; median of {args.steps} steps, best of {args.repeats} repeats; "
           f"load average {os.getloadavg()[0]:.2f} (other processes share this machine)")
+    print(blas.header_line(workers=True))
     results = {mode: [] for mode in labels}
     for _ in range(args.repeats):
         for mode in labels:

@@ -1,6 +1,6 @@
 """Benchmark the data pipeline: cache building and batch loading.
 
-    python -m hpa.bench_data [--n 512] [--sizes 128 512] [--batch-size 32] [--workers 2]
+    python -m hpa.bench.data [--n 512] [--sizes 128 512] [--batch-size 32] [--workers 2]
                              [--train parallel_lenet gapnet]
 
 Prints three tables:
@@ -22,31 +22,36 @@ Prints three tables:
 The consumer does nothing with the batches, so the loader figures are the
 most it can feed a training loop. Other processes on the machine slow every
 figure down; each one is measured ``--repeats`` times and the best and the
-median are shown, with the load average for context.
+median are shown, with the load average for context. NumPy runs as its users
+run it (``minidl.bench.blas``), and the training step with minidl's fast CPU path,
+as hpa's training commands run it (``minidl.host_memory``).
 """
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 
 import numpy as np
 from PIL import Image
 
-from hpa.bench_step import training_step
+from hpa.bench.step import registry_training_step
 from hpa.data.augment import default_augmentation
 from hpa.data.cache import build_cache
 from hpa.data.dataset import open_dataset
 from hpa.data.labels import CHANNELS, NUM_CLASSES
 from hpa.data.loader import BatchLoader
 from hpa.models import MODELS
+from minidl import host_memory
 from minidl.atomic import atomic_write_text
+from minidl.bench import blas
 
 SOURCE_SIZE = 512
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m hpa.bench_data", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m hpa.bench.data", description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=512, help="images in the loader benchmark (default 512)")
     parser.add_argument("--cache-n", type=int, default=48,
                         help="samples (4 PNGs each) in the cache benchmark; 0 skips it (default 48)")
@@ -130,10 +135,10 @@ def loader_rate(loader, seconds):
 
 
 def training_rate(name, size, steps):
-    """(batch, samples/s) of one float32 training step (``hpa.bench_step``) of network ``name``
+    """(batch, samples/s) of one float32 training step (``hpa.bench.step``) of network ``name``
     at ``size`` px, at its registry batch size: median of ``steps`` after one warm-up."""
     batch = MODELS[name].batch_size
-    step = training_step(name, size, batch)
+    step = registry_training_step(name, size, batch)
     step()  # warm-up: workspaces and first-touch memory
     seconds = []
     for _ in range(steps):
@@ -186,13 +191,16 @@ def bench_loader(args, tmp, rng):
 def main(argv=None):
     args = parse_args(argv)
     rng = np.random.default_rng(0)
+    host_memory.keep_freed_memory()
     print(f"{os.cpu_count()} CPUs, load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(blas.header_line())
     with tempfile.TemporaryDirectory(prefix="hpa_bench_") as tmp:
         bench_cache(args, tmp, rng)
         augmented = bench_loader(args, tmp, rng)
         bench_training(args, augmented)
     print(f"load average at the end {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(blas.main_as_users_run("hpa.bench.data", main))

@@ -3,10 +3,10 @@ computes from the same weights, and the flop count is the hand count."""
 import numpy as np
 import pytest
 
+from hpa.bench.steps import step_flops
+from hpa.bench.torch_twin import torch_twin
 from hpa.models.gapnet import GapTaps
 from minidl import layers as nn
-from minidl.bench_steps import step_flops
-from minidl.torch_twin import torch_twin
 
 
 def _branchy():
