@@ -3,7 +3,10 @@
 Without ``--data`` the run uses the built-in synthetic HPA-like data set
 (generated once into the cache folder). The output folder holds the best and
 last checkpoints, ``metrics.csv``, ``thresholds.json``, ``report.txt`` and
-plots; its path is printed at the start and at the end.
+plots; its path is printed at the start and at the end. It is never another
+run's: an ``--out`` that holds files is refused unless the run resumes from it,
+adds a fold to its K-fold run, or ``--overwrite`` is given
+(:mod:`hpa.training.run_folder`).
 
 Input size, batch size, epochs, optimizer and learning rate default to the
 network's own (its paper's, as the model registry records them);
@@ -133,7 +136,10 @@ def build_parser(model=None, fixed=False, description=None, config=None):
     t.add_argument("--model-option", action="append", default=[], metavar="KEY=VALUE",
                    help="network constructor option, e.g. variant=pl (repeatable)")
     r = p.add_argument_group("output and resuming")
-    r.add_argument("--out", help="output folder (default: runs/<model>-<time>)")
+    r.add_argument("--out", help="output folder (default: a new runs/<model>-<time>); one that holds files "
+                   "is refused unless the run resumes from it or adds a fold to its K-fold run")
+    r.add_argument("--overwrite", action="store_true",
+                   help="write into --out even if it holds files (another run's are replaced)")
     r.add_argument("--resume", metavar="LAST_NPZ", help="continue an interrupted run from its last.npz")
     r.add_argument("--checkpoint-every", type=float, default=config.checkpoint_every, metavar="MINUTES",
                    help="also save last.npz within an epoch this often, so --resume continues from "
@@ -220,7 +226,7 @@ def main(argv=None, model=None, description=None):
 def _run(config, group, model):
     if config.init:
         load_init(model, config.init, config.model)  # unusable --init weights fail before any data is read
-    out_dir = prepare_run(config)  # every path checked and the folder made before the long work
+    out_dir = prepare_run(config, group)  # every path checked and the folder made before the long work
     print(f"output folder: {os.path.abspath(out_dir)}" + (f" (recipe {config.recipe})" if config.recipe else ""))
     if group.is_root:
         save_config(out_dir, config)

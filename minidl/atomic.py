@@ -3,10 +3,28 @@
 Data goes to a temporary file in the same folder, is flushed to disk, and is
 then renamed over the target in one step (``os.replace`` is atomic on POSIX
 and Windows when both paths are on one file system).
+
+The temporary file's name says who writes it: ``.<name>.<host>-<pid>.<random>.tmp<suffix>``
+(``host``: 8 hex digits of a hash of the machine's name). So
+:func:`remove_stale_temps` can tell the leftovers of a killed writer from the
+file another live process (another run, another rank) is writing right now.
 """
 import contextlib
+import errno
+import hashlib
 import os
+import socket
 import tempfile
+import time
+
+# Unlabelled temporaries (written before writers were named) count as stale after this long untouched.
+UNLABELLED_STALE_SECONDS = 24 * 3600
+
+
+def writer_label():
+    """``<host>-<pid>``: this process on this machine, as temporary file names carry it."""
+    host = hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+    return f"{host}-{os.getpid()}"
 
 
 @contextlib.contextmanager
@@ -25,7 +43,7 @@ def atomic_path(path):
     base = os.path.basename(path)
     # Keep the target's suffix: some writers (np.savez) append one otherwise.
     suffix = os.path.splitext(base)[1]
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{suffix}", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.{writer_label()}.", suffix=f".tmp{suffix}", dir=folder)
     os.close(fd)
     try:
         try:
@@ -54,8 +72,12 @@ def remove_stale_temps(path):
 
     A process killed inside :func:`atomic_path` (kill -9, power loss) cannot
     clean up; its temporary file keeps the name pattern
-    ``.<name>.<random>.tmp<suffix>`` beside ``path``. Call this when nothing
-    else writes ``path``, e.g. when a run starts. Returns the removed paths.
+    ``.<name>.<host>-<pid>.<random>.tmp<suffix>`` beside ``path``. Only files
+    that are provably stale go: written on this machine by a process that no
+    longer exists, or unlabelled (an older version's) and untouched for
+    ``UNLABELLED_STALE_SECONDS``. A live writer's file, this process's
+    included, and files of other machines (a shared folder) are kept.
+    Returns the removed paths.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -65,13 +87,41 @@ def remove_stale_temps(path):
         names = os.listdir(folder)
     except FileNotFoundError:
         return []
+    host = writer_label().split("-")[0]
     removed = []
-    for name in names:
-        if name.startswith(prefix) and name.endswith(suffix) and len(name) > len(prefix) + len(suffix):
+    for name in sorted(names):
+        if not (name.startswith(prefix) and name.endswith(suffix) and len(name) > len(prefix) + len(suffix)):
+            continue
+        full = os.path.join(folder, name)
+        if _is_stale(name[len(prefix):-len(suffix)], full, host):
             with contextlib.suppress(FileNotFoundError):
-                os.remove(os.path.join(folder, name))
-                removed.append(os.path.join(folder, name))
+                os.remove(full)
+                removed.append(full)
     return removed
+
+
+def _is_stale(middle, full, host):
+    """Whether the temporary file ``full`` (``middle``: its name between prefix and suffix) is a leftover."""
+    label, dot, _ = middle.partition(".")
+    writer_host, dash, pid = label.partition("-")
+    if dot and dash and len(writer_host) == 8 and pid.isdigit():
+        return writer_host == host and not _process_exists(int(pid))
+    try:  # unlabelled: only judged by age
+        return time.time() - os.path.getmtime(full) > UNLABELLED_STALE_SECONDS
+    except FileNotFoundError:
+        return False
+
+
+def _process_exists(pid):
+    if os.name == "nt":  # os.kill(pid, 0) would end the process there: assume it lives
+        return True
+    try:
+        os.kill(pid, 0)
+    except OverflowError:
+        return False
+    except OSError as error:
+        return error.errno != errno.ESRCH  # EPERM: it exists, as another user's process
+    return True
 
 
 def atomic_write_text(path, text):

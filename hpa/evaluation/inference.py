@@ -4,6 +4,7 @@ Shared by ``hpa.predict`` (submissions) and ``hpa.evaluate`` (metrics on a
 labelled folder). Several checkpoints (e.g. the K folds' models) are averaged;
 test-time augmentation averages over the 8 flips and 90-degree rotations.
 """
+import logging
 import os
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 import minidl as md
 from hpa import cli
 from hpa.data.augment import dihedral
+from hpa.data.dataset import open_dataset
 from hpa.data.loader import BatchLoader
 from hpa.errors import HpaError
 from hpa.evaluation.thresholds import load_thresholds
@@ -132,6 +134,24 @@ def mean_thresholds(loaded, override=None, paths=()):
     return np.mean(found, axis=0)
 
 
+def skipped_samples(data, cache, split="train", skip_bad=True):
+    """[(Id, reason)] of the samples of folder ``data`` that its image ``cache`` lacks.
+
+    Samples with a missing channel file never reach the cache (``skip_bad``:
+    they are looked up again, quietly: opening the folder has warned already);
+    ``cache.skipped`` holds those whose images could not be decoded.
+    """
+    incomplete = []
+    if skip_bad:
+        logger = logging.getLogger(open_dataset.__module__)
+        was_disabled, logger.disabled = logger.disabled, True
+        try:
+            incomplete = open_dataset(data, split=split, skip_bad=True).skipped
+        finally:
+            logger.disabled = was_disabled
+    return list(incomplete) + list(cache.skipped)
+
+
 def add_arguments(parser, data_help):
     """The options ``hpa.predict`` and ``hpa.evaluate`` share."""
     parser.add_argument("--checkpoint", nargs="+", required=True,
@@ -145,4 +165,7 @@ def add_arguments(parser, data_help):
     parser.add_argument("--batch-size", type=cli.positive_int, default=32, help="images per forward pass")
     parser.add_argument("--cache-dir", help="folder for the image cache (default: $HPA_CACHE or ~/.cache/hpa)")
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="gpu needs CuPy")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="leave out (and count) samples with missing or unreadable images")
+    parser.add_argument("--overwrite", action="store_true", help="replace what --out holds already")
     return parser

@@ -79,7 +79,8 @@ class TrainConfig:
     # the run
     device: str = "cpu"
     tf32: bool = False              # GPU: float32 products on TF32 tensor cores (minidl.backend.allow_tf32)
-    out: str = None                 # None: runs/<model>-<time>
+    out: str = None                 # None: a new runs/<model>-<time>
+    overwrite: bool = False         # write into an --out that holds files (hpa.training.run_folder)
     resume: str = None              # last.npz of an interrupted run
     checkpoint_every: float = 10.0  # minutes between mid-epoch checkpoints; 0: every batch
     init: str = None                # weights to start from; "imagenet:FILE" for hpa.import_weights output

@@ -7,7 +7,9 @@ another configuration must be refused first, in one line:
     error: --resume runs/a/last.npz: the checkpoint was trained with --optimizer sgd, this run has adam
 
 :func:`prepare_run` does those checks and only then creates the run folder,
-so a refused run leaves no empty folder behind.
+so a refused run leaves no empty folder behind. The folder is never another
+run's (:mod:`hpa.training.run_folder`); in a distributed run rank 0 chooses
+it and tells the other ranks.
 """
 import os
 import tempfile
@@ -16,24 +18,28 @@ from hpa.data.source import cache_root
 from hpa.errors import QUOTE_LIMIT, HpaError, quote
 from hpa.models.checkpoint import load_checkpoint
 from hpa.models.checkpoint_meta import check_training_state
-from hpa.training.run import output_folder
+from hpa.training.run_folder import claim_run_folder
+from minidl.distributed import SingleProcessGroup
 
 # Options that shape the model's weights or the saved optimizer and schedule
 # state: a checkpoint resumes only a run that agrees on all of them.
 RESUME_MUST_MATCH = ("model", "model_options", "image_size", "optimizer", "schedule", "freeze_features")
 
 
-def prepare_run(config):
+def prepare_run(config, group=SingleProcessGroup()):
     """Check the resumed checkpoint and every folder the run writes; create the run folder.
 
-    Returns the run folder (see :func:`hpa.training.run.output_folder`).
+    Returns the run folder (see :func:`hpa.training.run_folder.claim_run_folder`),
+    chosen by rank 0 of ``group`` and broadcast to the others.
     """
     if config.resume:
         check_resumable(config)
     writable_folder(cache_root(config.cache_dir), "--cache-dir")
-    out_dir = output_folder(config)
-    writable_folder(out_dir, "--out")
-    return out_dir
+    out_dir = None
+    if group.is_root:
+        out_dir = claim_run_folder(config)
+        writable_folder(out_dir, "--out")
+    return group.broadcast_json(out_dir, what="broadcast of the run folder")
 
 
 def check_resumable(config):

@@ -8,7 +8,6 @@ arrive as an opened image cache (``cache.images`` uint8 (N, 4, S, S),
 ``cache.labels`` uint8 (N, 28)).
 """
 import dataclasses
-import datetime
 import functools
 import os
 
@@ -32,17 +31,6 @@ from hpa.training.fine_tuning import init_path, stain_statistics
 from hpa.training.trainer import Trainer
 from minidl import StateDictError
 from minidl.distributed import SingleProcessGroup, SyncBatchNorm, shard
-
-
-def output_folder(config):
-    """``--out``, the resumed run's folder, or a new ``runs/<model>-<time>``."""
-    if config.out:
-        return config.out
-    if config.resume:  # the run's folder, above the fold's folder in K-fold runs
-        run_dir = os.path.dirname(os.path.abspath(config.resume))
-        return os.path.dirname(run_dir) if config.folds else run_dir
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return os.path.join("runs", f"{config.model}-{stamp}")
 
 
 def splits(config, labels):

@@ -8,10 +8,13 @@ different first dimension per rank):
     group.allreduce(a)          a <- a_0 + a_1 + ... + a_{K-1}, in place, on every rank
     group.broadcast(a, root=0)  a <- a_root, in place, on every rank
     group.allgather(a)          -> concatenate([a_0, ..., a_{K-1}], axis=0), new array
+    group.broadcast_json(v)     -> v of rank 0 (a JSON value: metadata such as a folder name)
+    group.allgather_json(v)     -> [v_0, ..., v_{K-1}] (JSON values)
     group.barrier()             returns once every rank has called it
     group.abort(message)        prints ``error: message`` and ends all K processes
 
-Arrays must be C-contiguous (collectives read and write raw memory).
+Arrays must be C-contiguous (collectives read and write raw memory). No
+group sends pickles (:mod:`minidl.distributed.wire`).
 
 :class:`SingleProcessGroup` is the group of one process, where every call is
 the identity: code written against a group runs unchanged without MPI.
@@ -23,6 +26,8 @@ the identity: code written against a group runs unchanged without MPI.
 gradient all-reduce use when given no group.
 """
 import sys
+
+from minidl.distributed import wire
 
 
 class ProcessGroup:
@@ -43,6 +48,12 @@ class ProcessGroup:
         raise NotImplementedError
 
     def allgather(self, array, what="all-gather"):
+        raise NotImplementedError
+
+    def broadcast_json(self, value, root=0, what="broadcast of a JSON value"):
+        raise NotImplementedError
+
+    def allgather_json(self, value, what="all-gather of a JSON value"):
         raise NotImplementedError
 
     def barrier(self, what="barrier", timeout=None):
@@ -68,6 +79,14 @@ class SingleProcessGroup(ProcessGroup):
 
     def allgather(self, array, what="all-gather"):
         return array.copy()
+
+    def broadcast_json(self, value, root=0, what="broadcast of a JSON value"):
+        if root != 0:
+            raise ValueError(f"root must be 0 in a group of one process, got {root}")
+        return wire.decode_json(wire.encode_json(value, what), what)  # as it would arrive from another rank
+
+    def allgather_json(self, value, what="all-gather of a JSON value"):
+        return [wire.decode_json(wire.encode_json(value, what), what)]
 
     def barrier(self, what="barrier", timeout=None):
         pass

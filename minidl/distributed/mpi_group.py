@@ -11,11 +11,18 @@ Every call runs under the group's :class:`~minidl.distributed.watchdog.Watchdog`
 if a rank stops answering, the others print which call timed out and abort
 the MPI job instead of waiting for ever. MPI errors raise ``MPI.Exception``
 (the ``ERRORS_RETURN`` handler) rather than killing the process without a word.
+
+Only buffers travel: arrays through MPI's buffer calls (``Allreduce``,
+``Bcast``, ``Allgather(v)``), array layouts as fixed-size int64 records and
+metadata as JSON bytes (:mod:`minidl.distributed.wire`). Nothing received is
+unpickled, so a message cannot run code. The ranks still trust each other and
+the network between them: run jobs on a trusted network only.
 """
 import math
 import sys
 
 from minidl import backend
+from minidl.distributed import wire
 from minidl.distributed.group import ProcessGroup
 from minidl.distributed.watchdog import Watchdog, default_timeout
 
@@ -39,6 +46,13 @@ def _host_buffer(array, what):
     if not array.flags.c_contiguous:
         raise ValueError(f"{what}: the array must be C-contiguous, got strides {array.strides}")
     return array, False
+
+
+def _length(payload):
+    """int64 buffer holding ``len(payload)`` (0: nothing to send)."""
+    length = wire.words(1)
+    length[0] = len(payload)
+    return length
 
 
 def _restore(array, host, on_device):
@@ -79,7 +93,9 @@ class MPIProcessGroup(ProcessGroup):
         if host.ndim == 0:
             host = host.reshape(1)
         with self.watchdog.guard(what):
-            layouts = self.comm.allgather((host.shape, host.dtype.str))
+            records, width = wire.words(self.size * wire.RECORD_WORDS), wire.RECORD_WORDS
+            self.comm.Allgather(wire.layout_record(host.shape, host.dtype), records)
+            layouts = [wire.read_layout(records[r * width:(r + 1) * width]) for r in range(self.size)]
             tails = {(shape[1:], dtype) for shape, dtype in layouts}
             if len(tails) > 1:
                 # Every rank sees the same layouts, so every rank raises here.
@@ -91,15 +107,42 @@ class MPIProcessGroup(ProcessGroup):
             self.comm.Allgatherv(host, [out, [c * row for c in counts]])
         return backend.to_device(out, "gpu") if on_device else out
 
-    def allgather_object(self, value, what="all-gather of a Python object"):
-        """``[value of rank 0, value of rank 1, ...]`` for any picklable value."""
+    def allgather_json(self, value, what="all-gather of a JSON value"):
+        """``[value of rank 0, value of rank 1, ...]`` for JSON values (sent as UTF-8 bytes)."""
+        try:
+            payload, failure = wire.encode_json(value, what), None
+        except (TypeError, ValueError) as error:
+            payload, failure = bytearray(), error
+        lengths = wire.words(self.size)
         with self.watchdog.guard(what):
-            return self.comm.allgather(value)
+            self.comm.Allgather(wire.words(1) if failure else _length(payload), lengths)
+            if failure is not None:
+                raise failure
+            if min(lengths) <= 0 or sum(lengths) > self.size * wire.MAX_JSON_BYTES:
+                raise ValueError(f"{what}: rank {lengths.index(min(lengths))} could not encode its value")
+            data = bytearray(sum(lengths))
+            self.comm.Allgatherv(payload, [data, list(lengths)])
+        starts = [sum(lengths[:r]) for r in range(self.size)]
+        return [wire.decode_json(data[lo:lo + n], what) for lo, n in zip(starts, lengths)]
 
-    def broadcast_object(self, value, root=0, what="broadcast of a Python object"):
-        """``value`` of rank ``root``, on every rank."""
+    def broadcast_json(self, value, root=0, what="broadcast of a JSON value"):
+        """``value`` of rank ``root`` (a JSON value, sent as its length, then its UTF-8 bytes), on every rank."""
+        payload, failure = bytearray(), None
+        if self.rank == root:
+            try:
+                payload = wire.encode_json(value, what)
+            except (TypeError, ValueError) as error:
+                failure = error
+        length = _length(payload)
         with self.watchdog.guard(what):
-            return self.comm.bcast(value, root=root)
+            self.comm.Bcast(length, root=root)
+            if failure is not None:
+                raise failure
+            if not 0 < length[0] <= wire.MAX_JSON_BYTES:
+                raise ValueError(f"{what}: rank {root} could not encode its value")
+            buffer = payload if self.rank == root else bytearray(length[0])
+            self.comm.Bcast(buffer, root=root)
+        return wire.decode_json(buffer, what)
 
     def barrier(self, what="barrier", timeout=None):
         with self.watchdog.guard(what, timeout):

@@ -55,8 +55,9 @@ class NCCLProcessGroup(ProcessGroup):
         cupy.cuda.Device(device_id).use()
         self.comm = None
         self.mpi.watchdog.expire = self.abort  # a timeout must abort NCCL too
-        unique_id = self.nccl.get_unique_id() if self.rank == 0 else None
-        unique_id = self.mpi.broadcast_object(unique_id, what="broadcast of the NCCL unique id")
+        # CuPy's id is a tuple of 128 small ints: it travels as JSON, not as a pickle.
+        unique_id = list(self.nccl.get_unique_id()) if self.rank == 0 else None
+        unique_id = tuple(self.mpi.broadcast_json(unique_id, what="broadcast of the NCCL unique id"))
         with self.mpi.watchdog.guard("joining the NCCL communicator"):
             self.comm = self.nccl.NcclCommunicator(self.size, unique_id, self.rank)
 
@@ -89,7 +90,7 @@ class NCCLProcessGroup(ProcessGroup):
             return self.mpi.allgather(array, what)
         cupy = backend.cupy
         array = array.reshape(1) if array.ndim == 0 else array
-        counts = self.mpi.allgather_object(array.shape[0], what=f"{what} (shard sizes)")
+        counts = self.mpi.allgather_json(int(array.shape[0]), what=f"{what} (shard sizes)")
         longest = max(counts)
         padded = cupy.zeros((longest,) + array.shape[1:], dtype=array.dtype)
         padded[:array.shape[0]] = array
@@ -99,6 +100,12 @@ class NCCLProcessGroup(ProcessGroup):
         self.comm.allGather(padded.data.ptr, out.data.ptr, padded.size, dtype, stream.ptr)
         self._finish(what)
         return cupy.concatenate([out[r * longest:r * longest + n] for r, n in enumerate(counts)])
+
+    def broadcast_json(self, value, root=0, what="broadcast of a JSON value"):
+        return self.mpi.broadcast_json(value, root, what)
+
+    def allgather_json(self, value, what="all-gather of a JSON value"):
+        return self.mpi.allgather_json(value, what)
 
     def barrier(self, what="barrier", timeout=None):
         backend.cupy.cuda.get_current_stream().synchronize()

@@ -9,6 +9,12 @@ def test_collectives_broadcast_and_bucketed_gradient_mean(mpirun):
     assert report["allreduce"] == (np.arange(6).reshape(2, 3) * 3).tolist()
     assert report["broadcast"] == [1.0] * 4
     assert report["allgather"] == [[0, 0], [1, 1], [1, 1]]
+    assert report["allgather_3d"] == np.arange(36, dtype=np.float32).reshape(-1, 3, 2).tolist()
+    assert "ranks disagree on the trailing shape or dtype: rank 0 (1, 2) <f8, rank 1 (1, 3) <f8" in report["mismatch"]
+    # Metadata travels as JSON (the communicator of the workers refuses mpi4py's pickling calls).
+    assert report["broadcast_json"] == {"run": "runs/rank1", "ids": [1, "é"]}
+    assert report["allgather_json"] == [{"rank": 0, "name": "x"}, {"rank": 1, "name": "xx"}]
+    assert report["unsendable"] == "TypeError"
     assert report["broadcast_module_equal"] and report["broadcast_module_is_rank0"]
     # 5 trainable tensors (the frozen batch-norm weight is left out) in a few
     # buckets, one call each, split by dtype.

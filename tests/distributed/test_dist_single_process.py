@@ -191,3 +191,26 @@ def test_distributed_code_reaches_arrays_only_through_the_backend():
                 [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
             offenders += [f"{path.name} imports {n}" for n in names if n.split(".")[0] in ("numpy", "cupy")]
     assert not offenders, offenders
+
+
+def test_wire_formats_round_trip_and_refuse_what_no_rank_sends():
+    from minidl.distributed import wire
+    record = wire.layout_record((3, 0, 5), np.dtype("<M8[ns]"))
+    assert len(record) == wire.RECORD_WORDS and wire.read_layout(record) == ((3, 0, 5), "<M8[ns]")
+    for bad_ndim in (-1, wire.MAX_DIMS + 1):
+        broken = wire.layout_record((1,), np.dtype(np.float32))
+        broken[0] = bad_ndim
+        with pytest.raises(ValueError, match="malformed array layout"):
+            wire.read_layout(broken)
+    broken = wire.layout_record((1,), np.dtype(np.float32))
+    broken[1 + wire.MAX_DIMS] = int.from_bytes(b"O('os')\0", "little")
+    with pytest.raises(ValueError, match="malformed array layout"):
+        wire.read_layout(broken)
+    with pytest.raises(ValueError, match="Python objects"):
+        wire.layout_record((1,), np.dtype(object))
+    with pytest.raises(ValueError, match="not JSON"):
+        wire.decode_json(bytearray(b"[" * 100000), "test")
+    with pytest.raises(TypeError, match="only JSON values"):
+        dist.SingleProcessGroup().broadcast_json(b"bytes")
+    assert dist.SingleProcessGroup().broadcast_json(("a", 1)) == ["a", 1]  # as another rank would receive it
+    assert dist.SingleProcessGroup().allgather_json({"k": None}) == [{"k": None}]

@@ -95,3 +95,21 @@ def test_an_error_after_the_start_ends_every_rank_with_one_line(mpirun_once, wor
     assert done.returncode == 2
     assert "error: rank " in done.stderr and "--init" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_rank_0_chooses_the_run_folder_and_refuses_one_that_holds_a_run(mpirun_once, workdir, tmp_path):
+    argv = [mpirun_once.mpiexec, "-n", "2", sys.executable, "-m", "hpa.train", *TINY, "--data", str(workdir / "data"),
+            "--cache-dir", str(workdir / "cache"), "--epochs", "1", "--distributed"]
+
+    def run(*extra):
+        return subprocess.run([*argv, *extra], capture_output=True, text=True, timeout=300, env=mpirun_once.env(),
+                              cwd=str(tmp_path))
+
+    done = run()
+    assert done.returncode == 0, done.stderr
+    [folder] = (tmp_path / "runs").iterdir()  # one new default folder, shared by both ranks
+    assert (folder / "last.npz").is_file() and (folder / "config.json").is_file()
+    done = run("--out", str(folder))
+    assert done.returncode == 2
+    assert f"error: rank 0 of 2: --out {folder}: the folder is not empty" in done.stderr
+    assert "Traceback" not in done.stderr

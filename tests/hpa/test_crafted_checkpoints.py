@@ -40,7 +40,8 @@ def command(name, checkpoint, data, root):
     if name in ("evaluate", "predict"):
         data = data / "train" if name == "predict" else data  # predict reads a folder of unlabelled images
         return [f"hpa.{name}", "--checkpoint", checkpoint, "--data", data, *cache,
-                *(["--out", str(root / "submission.csv")] if name == "predict" else [])]
+                *(["--out", str(root / "submission.csv")] if name == "predict" else []),
+                "--overwrite"]  # outputs of earlier cases are no concern here
     option = "--resume" if name == "resume" else "--init"
     return ["hpa.train", *TINY_LENET, "--data", data, "--epochs", "2", option, checkpoint, *cache,
             "--out", str(root / f"out-{os.path.basename(checkpoint)}-{name}")]

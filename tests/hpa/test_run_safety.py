@@ -16,7 +16,7 @@ from hpa import cli, train
 from hpa.training.config import TrainConfig
 from hpa.training.loss_watch import LossWatch
 from hpa.training.trainer import Trainer
-from minidl.atomic import atomic_path
+from minidl.atomic import atomic_path, writer_label
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,12 @@ def test_resume_drops_log_rows_past_the_checkpoint_and_stale_temp_files(tiny_syn
     # A kill after the row but before the checkpoint (as before the fix) left rows the checkpoint lacks.
     with open(run / "metrics.csv", "a") as f:
         f.write("2,0.001,0.5,0.5,0.1,0.1,0.1,10,1\n2,0.001,0.5,0.5,0.1,0.1,0.1,10,1\n3,0.001,0.5,0.5,0.1,0.1,0.1,10,1\n")
-    # kill -9 within atomic writes left their temporary files.
-    stale = [run / ".last.npz.k2j3h4.tmp.npz", run / ".best.npz.a8b9c0.tmp.npz", run / ".metrics.csv.x1.tmp.csv"]
+    # kill -9 within atomic writes left their temporary files (named by their writer, a process now gone).
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    writer = f"{writer_label().split('-')[0]}-{dead.pid}"
+    stale = [run / f".last.npz.{writer}.k2j3h4.tmp.npz", run / f".best.npz.{writer}.a8b9c0.tmp.npz",
+             run / f".metrics.csv.{writer}.x1.tmp.csv"]
     for path in stale:
         path.write_bytes(b"partial")
     (run / "notes.tmp.npz").write_bytes(b"not ours")

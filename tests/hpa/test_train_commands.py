@@ -164,7 +164,7 @@ def test_predict_and_evaluate(data, tmp_path, capsys):
     both = [str(run / "best.npz"), str(tmp_path / "other.npz")]
     capsys.readouterr()
     assert cli.run(predict.main, ["--checkpoint", *both, "--data", str(test_dir), "--out", str(submission),
-                                  "--threshold", "0.5", "--cache-dir", str(tmp_path / "cache")]) == 0
+                                  "--threshold", "0.5", "--cache-dir", str(tmp_path / "cache"), "--overwrite"]) == 0
     assert "from 2 model(s)" in capsys.readouterr().out
     images = cached_images(str(test_dir), meta["image_size"], split="test", root=str(tmp_path / "cache")).images
     each = [predict_probs(load_models([path]), images) for path in both]

@@ -123,6 +123,18 @@ HPA = [
           "        from minidl import backend\n        x = backend.xp().asarray(backend.to_numpy(x))\n"
           "        return super().forward(x if self.pool is None else self.pool(x))")],
         ["tests/engine/test_engine_purity.py"]),
+    Mutation(
+        "out_holding_a_run_accepted", "--out naming a folder that holds a run is written over without a word",
+        [("hpa/training/run_folder.py", "    if not config.overwrite:\n        check_free(config, out)\n", "")],
+        ["tests/hpa/test_run_folders.py", "-k", "refused"]),
+    Mutation(
+        "default_run_folder_shared", "two runs started in the same second share one default folder",
+        [("hpa/training/run_folder.py", "                os.mkdir(path)\n", "                os.makedirs(path, exist_ok=True)\n")],
+        ["tests/hpa/test_run_folders.py", "-k", "same_second"]),
+    Mutation(
+        "stale_temps_of_live_writers_removed", "a starting run deletes the checkpoint another live run is writing",
+        [("minidl/atomic.py", "return writer_host == host and not _process_exists(int(pid))", "return True")],
+        ["tests/hpa/test_run_folders.py", "-k", "stale"]),
 ]
 
 MUTATIONS = ENGINE + HPA

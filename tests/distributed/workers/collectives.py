@@ -21,6 +21,18 @@ def body(group, argv):
     report["broadcast"] = group.broadcast(b, root=size - 1).tolist()
     g = np.full((rank + 1, 2), rank, np.int64)  # a different number of rows on each rank
     report["allgather"] = group.allgather(g).tolist()
+    cube = np.arange(rank * 12, rank * 12 + 2 * 3 * 2 * (rank + 1), dtype=np.float32).reshape(-1, 3, 2)
+    report["allgather_3d"] = group.allgather(cube).tolist()
+    try:
+        group.allgather(np.zeros((1, 2 + rank)))
+    except ValueError as error:  # every rank sees every layout, so every rank raises
+        report["mismatch"] = str(error)
+    report["broadcast_json"] = group.broadcast_json({"run": f"runs/rank{rank}", "ids": [rank, "é"]}, root=size - 1)
+    report["allgather_json"] = group.allgather_json({"rank": rank, "name": "x" * (rank + 1)})
+    try:
+        group.broadcast_json(object() if rank == 0 else None)
+    except (TypeError, ValueError) as error:  # rank 0 cannot encode it: every rank raises
+        report["unsendable"] = type(error).__name__
 
     # Different initialisation on every rank, then rank 0's everywhere.
     md.manual_seed(100 + rank)

@@ -38,7 +38,12 @@ class NcclCommunicator:
     calls = []
 
     def __init__(self, ndev, comm_id, rank):
-        assert comm_id == MPI.COMM_WORLD.bcast(comm_id, root=0), "ranks hold different unique ids"
+        assert isinstance(comm_id, tuple) and len(comm_id) == 128, "CuPy wants the id as a tuple of 128 ints"
+        assert all(isinstance(c, int) and -128 <= c < 128 for c in comm_id), "the id's ints are C chars"
+        mine = np.array(comm_id, np.int8)
+        first = mine.copy()
+        MPI.COMM_WORLD.Bcast(first, root=0)
+        assert np.array_equal(mine, first), "ranks hold different unique ids"
         assert (ndev, rank) == (MPI.COMM_WORLD.size, MPI.COMM_WORLD.rank)
 
     def allReduce(self, sendbuf, recvbuf, count, datatype, op, stream):
@@ -70,7 +75,8 @@ def install():
     cupy.concatenate = lambda arrays, **k: np.concatenate([np.asarray(a) for a in arrays], **k).view(ndarray)
     nccl = types.ModuleType("cupy.cuda.nccl")
     nccl.NcclCommunicator = NcclCommunicator
-    nccl.get_unique_id = lambda: b"fake-nccl-id"
+    # As CuPy's: the 128 bytes of ncclUniqueId as a tuple of signed chars.
+    nccl.get_unique_id = lambda: tuple(int(c) for c in np.random.default_rng().integers(-128, 128, 128))
     for name, code in (("INT32", 2), ("INT64", 4), ("UINT8", 1), ("FLOAT16", 6), ("FLOAT32", 7), ("FLOAT64", 8)):
         setattr(nccl, f"NCCL_{name}", code)
     nccl.NCCL_SUM = 0
