@@ -48,7 +48,7 @@ class _OpModule(Module):
 
     def __init__(self, impl, params, buffers, hyper, targets=None):
         super().__init__()
-        self._impl, self._hyper, self._targets = impl, hyper, targets
+        self._impl, self._hyper, self._loss = impl, hyper, targets is not None
         self._slots = []  # Parameter, or None for an absent parameter
         for i, p in enumerate(params):
             self._slots.append(None if p is None else Parameter(p))
@@ -56,21 +56,23 @@ class _OpModule(Module):
                 setattr(self, f"param{i}", self._slots[-1])
         for i, b in enumerate(buffers):
             self.register_buffer(f"buffer{i}", b)
+        if self._loss:  # a buffer: it moves with the module (the fake-device pass of gradcheck)
+            self.register_buffer("targets", targets)
 
     def forward(self, x):
-        if self._targets is not None:  # a loss: the scalar loss as a 0-d array
-            loss, saved = self._impl.forward(x, self._targets, **self._hyper)
+        if self._loss:  # a loss: the scalar loss as a 0-d array
+            loss, saved = self._impl.forward(x, self._buffers["targets"], **self._hyper)
             self.save_for_backward(saved)
             return backend.get_array_module(x).asarray(loss, dtype=x.dtype)
         args = [None if p is None else p.data for p in self._slots]
-        args += [self._buffers[f"buffer{i}"] for i in range(len(self._buffers))]
+        args += [self._buffers[f"buffer{i}"] for i in range(len(self._buffers) - self._loss)]
         y, saved = self._impl.forward(x, *args, **self._hyper)[:2]
         self.save_for_backward(saved)
         return y
 
     def backward(self, dy):
         (saved,) = self.saved()
-        if self._targets is not None:
+        if self._loss:
             return self._impl.backward(saved, **self._hyper) * dy
         dx, *grads = self._impl.backward(dy, saved, **self._hyper)
         for slot, g in zip(self._slots, grads):
