@@ -31,7 +31,7 @@ import numpy
 
 from minidl import backend, host_memory, rng
 from minidl.bench import blas
-from minidl.layers import windows
+from minidl.fast_cpu import windows
 
 STEPS_MOVED = "error: --steps: whole training steps are timed by python -m hpa.bench.steps"
 

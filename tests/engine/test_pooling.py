@@ -2,9 +2,10 @@
 chunking, PyTorch parity, argument checks."""
 import numpy as np
 import pytest
+from pinned import pinned
 
+from minidl.fast_cpu import pool2x2, window_pool, windows
 from minidl.gradcheck import check_module
-from minidl.layers import windows
 from minidl.layers.pooling import AvgPool2d, MaxPool2d
 
 # (N, C, H, W, kernel_size, stride, padding)
@@ -197,31 +198,36 @@ def test_halving_path_equals_the_general_path_with_many_ties(shape):
     x = np.random.default_rng(9).integers(0, 3, shape).astype(np.float32)
     fast, general = MaxPool2d(2), MaxPool2d(2, halving=False)
     assert fast.halving and not general.halving
-    y = general(x)
-    np.testing.assert_array_equal(fast(x), y)
-    dy = np.random.default_rng(10).standard_normal(y.shape).astype(np.float32)
-    np.testing.assert_array_equal(fast.backward(dy), general.backward(dy))
+    with pinned("max_pool2d", window_pool.MAX):
+        y = general(x)
+        dy = np.random.default_rng(10).standard_normal(y.shape).astype(np.float32)
+        dx = general.backward(dy)
+    with pinned("max_pool2d", pool2x2):
+        np.testing.assert_array_equal(fast(x), y)
+        np.testing.assert_array_equal(fast.backward(dy), dx)
 
 
 @pytest.mark.parametrize("shape", [(1, 2, 6, 8), (2, 3, 7, 5)], ids=["batch1", "odd"])
 def test_halving_path_gradcheck(shape):
     layer = MaxPool2d(2)
     assert layer.halving
-    check_module(layer, _separated(shape, seed=11), tol=1e-6)
+    with pinned("max_pool2d", pool2x2):
+        check_module(layer, _separated(shape, seed=11), tol=1e-6)
 
 
 def test_halving_path_in_chunks_of_rows_gives_the_unchunked_result():
     x = np.random.default_rng(12).integers(0, 4, (3, 2, 9, 8)).astype(np.float64)
     layer = MaxPool2d(2)
-    y = layer(x)
-    dy = np.arange(y.size, dtype=float).reshape(y.shape)
-    dx = layer.backward(dy)
-    previous = windows.set_memory_budget(1)  # one output row per chunk
-    try:
-        np.testing.assert_array_equal(layer(x), y)
-        np.testing.assert_array_equal(layer.backward(dy), dx)
-    finally:
-        windows.set_memory_budget(previous)
+    with pinned("max_pool2d", pool2x2):
+        y = layer(x)
+        dy = np.arange(y.size, dtype=float).reshape(y.shape)
+        dx = layer.backward(dy)
+        previous = windows.set_memory_budget(1)  # one output row per chunk
+        try:
+            np.testing.assert_array_equal(layer(x), y)
+            np.testing.assert_array_equal(layer.backward(dy), dx)
+        finally:
+            windows.set_memory_budget(previous)
 
 
 @pytest.mark.parametrize("args, kwargs, halving", [
@@ -238,20 +244,23 @@ def test_halving_accepts_only_none_or_false():
         MaxPool2d(2, halving=True)
 
 
-@pytest.mark.parametrize("cls", [MaxPool2d, AvgPool2d])
-def test_chunks_of_samples_and_rows_give_the_unchunked_result(cls):
+@pytest.mark.parametrize("cls, op, impl", [(MaxPool2d, "max_pool2d", window_pool.MAX),
+                                           (AvgPool2d, "avg_pool2d", window_pool.AVG)])
+def test_chunks_of_samples_and_rows_give_the_unchunked_result(cls, op, impl):
     x = _separated((3, 2, 9, 7), seed=7)
     layer = cls(3, 2, 1)
-    y = layer(x)
-    dx = layer.backward(np.arange(y.size, dtype=float).reshape(y.shape))
-    previous = windows.set_memory_budget(1)  # one output row per chunk
-    try:
-        assert len(layer._windows(x, 0.0)[1]) == 3 * 5
-        np.testing.assert_array_equal(layer(x), y)
-        # Overlapping windows may add a pixel's shares in another order: equal up to rounding.
-        np.testing.assert_allclose(layer.backward(np.arange(y.size, dtype=float).reshape(y.shape)), dx, rtol=1e-14)
-    finally:
-        windows.set_memory_budget(previous)
+    with pinned(op, impl):
+        y = layer(x)
+        dx = layer.backward(np.arange(y.size, dtype=float).reshape(y.shape))
+        previous = windows.set_memory_budget(1)  # one output row per chunk
+        try:
+            assert len(window_pool._windows(x, 0.0, (3, 3), (2, 2), (1, 1))[1][2]) == 3 * 5
+            np.testing.assert_array_equal(layer(x), y)
+            # Overlapping windows may add a pixel's shares in another order: equal up to rounding.
+            np.testing.assert_allclose(layer.backward(np.arange(y.size, dtype=float).reshape(y.shape)), dx,
+                                       rtol=1e-14)
+        finally:
+            windows.set_memory_budget(previous)
 
 
 @pytest.mark.parametrize("cls", [MaxPool2d, AvgPool2d])
@@ -294,3 +303,36 @@ def test_bad_inputs_are_refused_at_forward(cls, shape, match):
 def test_halving_path_refuses_bad_inputs(shape, match):
     with pytest.raises(ValueError, match=match):
         MaxPool2d(2)(np.zeros(shape))
+
+
+@pytest.mark.parametrize("count_include_pad", [True, False], ids=["pad-counts", "pad-not-counted"])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_avg_pool_count_include_pad_matches_torch(case, count_include_pad):
+    torch = pytest.importorskip("torch")
+    n, c, h, w, k, s, p = case
+    x = np.random.default_rng(13).standard_normal((n, c, h, w))
+    layer = AvgPool2d(k, s, p, count_include_pad=count_include_pad)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.avg_pool2d(xt, k, s, p, count_include_pad=count_include_pad)
+    dy = np.random.default_rng(14).standard_normal(tuple(yt.shape))
+    yt.backward(torch.tensor(dy))
+    np.testing.assert_allclose(layer(x), yt.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(layer.backward(dy), xt.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c[-1]], ids=[i for c, i in zip(CASES, IDS) if c[-1]])
+def test_avg_pool_without_counting_padding_gradcheck(case):
+    n, c, h, w, k, s, p = case
+    check_module(AvgPool2d(k, s, p, count_include_pad=False), _separated((n, c, h, w), seed=15), tol=1e-6)
+
+
+def test_avg_pool_count_include_pad_divides_a_corner_by_its_real_pixels():
+    x = np.ones((1, 1, 3, 3))
+    padded_mean = AvgPool2d(3, 1, 1)(x)[0, 0]
+    real_mean = AvgPool2d(3, 1, 1, count_include_pad=False)(x)[0, 0]
+    assert padded_mean[0, 0] == 4 / 9 and padded_mean[1, 1] == 1.0
+    np.testing.assert_array_equal(real_mean, np.ones((3, 3)))
+    assert "count_include_pad=False" in repr(AvgPool2d(3, 1, 1, count_include_pad=False))
+    assert "count_include_pad" not in repr(AvgPool2d(3))
+    with pytest.raises(ValueError, match="count_include_pad must be True or False"):
+        AvgPool2d(3, count_include_pad=1)

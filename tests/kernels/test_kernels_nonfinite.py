@@ -15,6 +15,7 @@ import pytest
 
 import minidl as md
 from minidl.kernels import device_layers, device_training
+from minidl.ops import registry
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's "invalid value" on purpose
 
@@ -43,11 +44,20 @@ def _with_nonfinite(array, rng, count=3):
     return out
 
 
-def _layer_case(layer, forward, backward, x, dy, dtype):
+def _host_impl(op, name):
+    """The registered CPU implementation ``name`` of ``op``: what the host runs by default."""
+    (impl,) = [i.impl for i in registry.get(op).candidates("cpu") if i.name == name]
+    return impl
+
+
+def _layer_case(layer, kernels, x, dy, dtype, host=None):
+    """``layer`` through the CUDA launchers ``kernels`` (on NumPy arrays: the CPU shim) against
+    the host path (``host``: a registered CPU implementation, else what the ops table picks)."""
     reference, twin = copy.deepcopy(layer), copy.deepcopy(layer)
-    y_ref, y = reference(x), forward(twin, x)
+    y_ref = reference.run_forward(x, impl=host)[0] if host is not None else reference(x)
+    y = twin.run_forward(x, impl=kernels)[0]
     _same(y_ref, y, dtype)
-    _same(reference.backward(dy), backward(twin, dy), dtype)
+    _same(reference.backward(dy), twin.backward(dy), dtype)
     for p, q in zip(reference.parameters(), twin.parameters()):
         _same(p.grad, q.grad, dtype)
 
@@ -62,15 +72,15 @@ def test_relu_keeps_nan_and_inf(dtype, poison):
     x = rng.standard_normal((2, 3, 5, 7)).astype(dtype)
     dy = rng.standard_normal(x.shape).astype(dtype)
     x, dy = (_with_nonfinite(x, rng), dy) if poison == "x" else (x, _with_nonfinite(dy, rng))
-    _layer_case(md.ReLU(), device_layers.relu_forward, device_layers.relu_backward, x, dy, dtype)
+    _layer_case(md.ReLU(), device_layers.RELU, x, dy, dtype)
 
 
 def test_relu_kernel_gives_nan_for_nan_not_zero():
     x = np.array([np.nan, -1.0, 2.0, -np.inf, np.inf])
     layer = md.ReLU()
-    y = device_layers.relu_forward(layer, x)
+    y = layer.run_forward(x, impl=device_layers.RELU)[0]
     np.testing.assert_array_equal(y, [np.nan, 0.0, 2.0, 0.0, np.inf])
-    dx = device_layers.relu_backward(layer, np.array([1.0, np.nan, 3.0, np.inf, 5.0]))
+    dx = layer.backward(np.array([1.0, np.nan, 3.0, np.inf, 5.0]))
     np.testing.assert_array_equal(dx, [0.0, np.nan, 3.0, np.nan, 5.0])  # dy * mask: nan*0 and inf*0 are NaN
 
 
@@ -86,7 +96,7 @@ POOLS = [  # kernel, stride, padding: halving-shaped, overlapping with padding, 
 @pytest.mark.parametrize("geometry", POOLS)
 @pytest.mark.parametrize("poison", ["x", "dy", "ties"])
 def test_maxpool_matches_the_general_host_path_with_nan_and_inf(dtype, geometry, poison):
-    """The kernel computes the host's general loop (``halving=False``) bit for bit: a NaN
+    """The kernel computes the host's general loop (``chunked_windows``) bit for bit: a NaN
     makes its windows NaN, the winner is the first maximum before it, and dy's NaN and
     inf reach every pixel of their window through the mask product."""
     k, s, p = geometry
@@ -102,13 +112,13 @@ def test_maxpool_matches_the_general_host_path_with_nan_and_inf(dtype, geometry,
         x = _with_nonfinite(x, rng, count=4)
     else:
         dy = _with_nonfinite(dy, rng)
-    _layer_case(layer, device_layers.maxpool2d_forward, device_layers.maxpool2d_backward, x, dy, dtype)
+    _layer_case(layer, device_layers.MAX_POOL2D, x, dy, dtype, host=_host_impl("max_pool2d", "chunked_windows"))
 
 
 def test_maxpool_kernel_output_is_nan_where_a_window_holds_nan():
     x = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
     x[0, 0, 0, 1] = np.nan  # window (0, 0) of the 2x2 pooling
-    y = device_layers.maxpool2d_forward(md.MaxPool2d(2, halving=False), x)
+    y = md.MaxPool2d(2).run_forward(x, impl=device_layers.MAX_POOL2D)[0]
     assert np.isnan(y[0, 0, 0, 0]) and np.isfinite(y[0, 0, 0, 1:]).all() and np.isfinite(y[0, 0, 1]).all()
 
 
@@ -122,7 +132,7 @@ def test_convolution_kernels_carry_nan_and_inf(dtype, poison):
     # One NaN and one inf (inf - inf sums would differ by summation order, not by kernel behaviour).
     flat = (x if poison == "x" else dy).reshape(-1)
     flat[rng.choice(flat.size, 2, replace=False)] = [np.nan, np.inf]
-    _layer_case(layer, device_layers.conv2d_forward, device_layers.conv2d_backward, x, dy, dtype)
+    _layer_case(layer, device_layers.CONV2D, x, dy, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -135,7 +145,7 @@ def test_batchnorm_kernels_carry_nan_and_inf(dtype, training, poison):
     x = rng.standard_normal((2, 3, 5, 4)).astype(dtype)
     dy = rng.standard_normal(x.shape).astype(dtype)
     x, dy = (_with_nonfinite(x, rng, 1), dy) if poison == "x" else (x, _with_nonfinite(dy, rng, 1))
-    _layer_case(layer, device_layers.batchnorm_forward, device_layers.batchnorm_backward, x, dy, dtype)
+    _layer_case(layer, device_layers.BATCH_NORM, x, dy, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
