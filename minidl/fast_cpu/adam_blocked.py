@@ -26,8 +26,9 @@ BLOCK_SIZE = 1 << 18
 
 
 def update(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False,
-           block_size=BLOCK_SIZE):
-    """The reference's ``update`` (same arguments and result), in blocks of ``block_size``."""
+           block_size=None):
+    """The reference's ``update`` (same arguments and result), in blocks of ``block_size``
+    parameters (None: ``BLOCK_SIZE``, read at each call)."""
     xp = backend.get_array_module(param)
     t = start_step(param, state)
     g = grad
@@ -39,7 +40,7 @@ def update(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_dec
     size = param.size
     # Flat views need C-contiguous arrays (parameters are); otherwise one whole-array block.
     contiguous = all(a.flags.c_contiguous for a in arrays)
-    block = min(size, block_size) if contiguous else size
+    block = min(size, block_size or BLOCK_SIZE) if contiguous else size
     # Two scratch arrays of one block, reused: for a 12M-parameter layer the
     # temporaries of the plain expressions cost more than the arithmetic.
     step, denom = xp.empty(block, dtype=g.dtype), xp.empty(block, dtype=g.dtype)

@@ -1,10 +1,12 @@
 """Optimizers and gradient clipping: hand-computed steps, PyTorch, exact resume."""
+import contextlib
 import math
 
 import numpy as np
 import pytest
 
-from minidl import Parameter
+from minidl import Parameter, ops
+from minidl.fast_cpu import adam_blocked
 from minidl.optim import SGD, Adam, AdamW, clip_grad_norm_
 
 
@@ -116,21 +118,24 @@ def test_matches_torch_optim(cls, torch_name, kwargs, dtype, rtol):
 
 @pytest.mark.parametrize("cls, kwargs", [(Adam, {"lr": 1e-2}), (Adam, {"lr": 1e-2, "weight_decay": 0.1}),
                                          (AdamW, {"lr": 3e-2, "weight_decay": 0.3})])
-def test_adam_in_blocks_changes_no_bit(cls, kwargs):
-    """The host update in cache-sized blocks (7 parameters here: blocks of a matrix row and
-    more, and a short last one) equals the whole-array update exactly, step after step;
-    a transposed (non-contiguous) parameter takes the whole-array path."""
+def test_adam_in_blocks_changes_no_bit(cls, kwargs, monkeypatch):
+    """The optimizer's default host update, in cache-sized blocks (7 parameters here: blocks
+    of a matrix row and more, and a short last one), equals the reference's whole-array
+    update exactly, step after step; a transposed (non-contiguous) parameter is one block."""
+    monkeypatch.delenv("MINIDL_IMPL", raising=False)
+    monkeypatch.setattr(adam_blocked, "BLOCK_SIZE", 7)
     start, grads = random_problem(np.float32, n_steps=4, seed=3)
     start.append(np.random.default_rng(4).normal(size=(6, 5)).astype(np.float32).T)
     grads = [g + [np.random.default_rng(5 + k).normal(size=(5, 6)).astype(np.float32)] for k, g in enumerate(grads)]
     results = []
-    for block_size in (7, 1 << 30):
+    for in_blocks in (True, False):
         params = [Parameter(a.copy(order="K")) for a in start]
         assert not params[-1].data.flags.c_contiguous and params[0].data.size > 7
         opt = cls(params, **kwargs)
-        opt.block_size = block_size
-        for step_grads in grads:
-            run(opt, params, [step_grads])
+        with contextlib.nullcontext() if in_blocks else ops.reference_only():
+            assert (ops.implementation("adam", params[0].data) is adam_blocked) == in_blocks
+            for step_grads in grads:
+                run(opt, params, [step_grads])
         results.append([p.data.copy() for p in params])
     for blocked, whole in zip(*results):
         np.testing.assert_array_equal(blocked, whole)
