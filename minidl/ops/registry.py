@@ -32,7 +32,7 @@ from minidl import backend
 KINDS = ("layer", "loss", "optimizer")
 DEVICES = ("cpu", "gpu")
 # Modules that are infrastructure, not ops: never imported by the discovery.
-_NOT_OPS = {"registry", "cases", "check", "table", "__main__"}
+_NOT_OPS = {"registry", "geometry", "check", "table", "__main__"}
 _PACKAGES = ("minidl.ops", "minidl.fast_cpu", "minidl.kernels")
 
 
