@@ -16,6 +16,13 @@ class Mutation:
     covered_by: str = ""  # caught elsewhere than this script can run
 
 
+def decay_after_step(path, last_line):
+    """Edits moving AdamW's decoupled decay in ``path`` from before the step to after ``last_line``."""
+    decay = "    if weight_decay and decoupled:\n        param *= 1 - lr * weight_decay\n"
+    return [(path, decay + "    elif weight_decay:", "    if weight_decay and not decoupled:"),
+            (path, last_line, last_line + decay)]
+
+
 ENGINE = [
     Mutation(
         "ce_without_max_shift", "cross-entropy's log-softmax without subtracting the row maximum",
@@ -42,19 +49,12 @@ ENGINE = [
         ["tests/engine/test_loss_ops.py", "tests/kernels/test_kernels_on_cpu.py", "-k", "bce"]),
     Mutation(
         "adamw_decay_after_step", "AdamW (the reference) shrinks the weights after the Adam step instead of before",
-        [("minidl/ops/adam.py", "    if weight_decay and decoupled:\n        param *= 1 - lr * weight_decay\n"
-          "    elif weight_decay:", "    if weight_decay and not decoupled:"),
-         ("minidl/ops/adam.py", "    param -= (m * rate) / (xp.sqrt(v) / correction2 + eps)\n",
-          "    param -= (m * rate) / (xp.sqrt(v) / correction2 + eps)\n"
-          "    if weight_decay and decoupled:\n        param *= 1 - lr * weight_decay\n")],
+        decay_after_step("minidl/ops/adam.py", "    param -= (m * rate) / (xp.sqrt(v) / correction2 + eps)\n"),
         ["tests/engine/test_optim.py", "tests/engine/test_optim_ops.py"]),
     Mutation(
         "adam_blocked_decay_after_step", "AdamW in blocks (the default host path) decays after the step",
-        [("minidl/fast_cpu/adam_blocked.py", "    if weight_decay and decoupled:\n        param *= 1 - lr * weight_decay\n"
-          "    elif weight_decay:", "    if weight_decay and not decoupled:"),
-         ("minidl/fast_cpu/adam_blocked.py", "        _adam_block(xp, *(a[part] for a in flat), step[:n], denom[:n], *scalars)\n",
-          "        _adam_block(xp, *(a[part] for a in flat), step[:n], denom[:n], *scalars)\n"
-          "    if weight_decay and decoupled:\n        param *= 1 - lr * weight_decay\n")],
+        decay_after_step("minidl/fast_cpu/adam_blocked.py",
+                         "        _adam_block(xp, *(a[part] for a in flat), step[:n], denom[:n], *scalars)\n"),
         ["tests/engine/test_optim.py"]),
     Mutation(
         "adam_blocked_skips_short_block", "blocked Adam never updates the short last block of a parameter",
