@@ -29,7 +29,7 @@ import time
 import numpy
 
 from minidl import backend, bench_steps, rng
-from minidl.layers import windows
+from minidl.fast_cpu import windows
 
 
 def blas_threads():

@@ -6,7 +6,7 @@ compute something else than one process on the whole batch (and with small
 shards, noisier statistics). SyncBatchNorm sums the per-channel reductions
 over the ranks, so every rank normalises by the statistics of the global batch.
 
-Notation as in :mod:`minidl.layers.batchnorm`: per channel, over the M values
+Notation as in :mod:`minidl.ops.batch_norm`: per channel, over the M values
 of the global batch (M = sum over ranks of N_r * H * W),
 
     mu = (1/M) sum x_i       var = (1/M) sum (x_i - mu)^2       r = 1/sqrt(var + eps)
@@ -83,13 +83,14 @@ class SyncBatchNorm(_BatchNorm):
         gamma = self.weight.data.astype(x.dtype, copy=False)
         y = xc * (gamma * inv_std)[:, None]
         y += self.bias.data.astype(x.dtype, copy=False)[:, None]
-        self.save_for_backward(xc, inv_std, gamma, m, True)
+        self.save_for_backward(None, (xc, inv_std, gamma, m), None)  # None: no op of the table
         return y.reshape(x.shape)
 
     def backward(self, dy):
-        xc, inv_std, gamma, m, training = self.saved()
-        if not training:
+        impl, saved, _ = self.saved()
+        if impl is not None:  # eval mode: the batch_norm op's own backward
             return super().backward(dy)
+        xc, inv_std, gamma, m = saved
         xp = backend.get_array_module(dy)
         g = dy.reshape(xc.shape)
         c = xc.shape[1]

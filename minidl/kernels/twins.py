@@ -78,18 +78,18 @@ def _errors(pairs):
     return max(_error(a, b) for a, b in pairs)
 
 
-def _forward_backward(target, layer, x, dy, forward, backward):
-    """Run ``layer`` on NumPy and through the kernels; return the outputs' largest relative error."""
+def _forward_backward(target, layer, x, dy, impl):
+    """Run ``layer`` on NumPy and through the kernels (``impl``, a "gpu" implementation of
+    ``device_layers``); return the outputs' largest relative error."""
     reference = copy.deepcopy(layer)
     y_ref = reference(x)
     dx_ref = reference.backward(dy)
     twin = target.layer(layer)
-    if target.on_device:  # the layer's own dispatch picks the kernels
+    if target.on_device:  # the ops table picks the kernels
         y = twin(target.put(x))
-        dx = twin.backward(target.put(dy))
-    else:
-        y = forward(twin, x)
-        dx = backward(twin, dy)
+    else:  # the kernels' implementation on host arrays, through the CPU shim
+        y = twin.run_forward(x, impl=impl)[0]
+    dx = twin.backward(target.put(dy))
     pairs = [(y_ref, target.get(y)), (dx_ref, target.get(dx))]
     pairs += [(p.grad, target.get(q.grad)) for p, q in zip(reference.parameters(), twin.parameters())]
     return _errors(pairs)
@@ -102,7 +102,7 @@ def check_conv(target, case, dtype, rng):
     x = rng.standard_normal((n, c, h, w)).astype(dtype)
     out = md.Conv2d(c, 4, k, stride=s, padding=p)(x.astype(numpy.float32)).shape
     dy = rng.standard_normal(out).astype(dtype)
-    return _forward_backward(target, layer, x, dy, device_layers.conv2d_forward, device_layers.conv2d_backward)
+    return _forward_backward(target, layer, x, dy, device_layers.CONV2D)
 
 
 @_built_on_host
@@ -110,7 +110,7 @@ def check_im2col(target, case, dtype, rng):
     """im2col against NumPy slicing, col2im against the adjoint built the same way."""
     _, n, c, h, w, k, s, p = case
     layer = md.Conv2d(c, 1, k, stride=s, padding=p)
-    geometry = device_layers._geometry(layer, (n, c, h, w))
+    geometry = device_layers.geometry(layer.kernel_size, layer.stride, layer.padding, (n, c, h, w))
     kh, kw, sh, sw, ph, pw, ho, wo = geometry
     x = rng.standard_normal((n, c, h, w)).astype(dtype)
     xpad = numpy.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
@@ -136,8 +136,7 @@ def check_maxpool(target, case, dtype, rng):
     x = rng.standard_normal((n, c, h, w))  # continuous: no ties, unless the case asks for them
     x = (numpy.round(x) if "ties" in case[0] else x).astype(dtype)
     dy = rng.standard_normal(layer(x).shape).astype(dtype)
-    return _forward_backward(target, layer, x, dy, device_layers.maxpool2d_forward,
-                             device_layers.maxpool2d_backward)
+    return _forward_backward(target, layer, x, dy, device_layers.MAX_POOL2D)
 
 
 @_built_on_host
@@ -145,7 +144,7 @@ def check_relu(target, shape, dtype, rng):
     x = rng.standard_normal(shape).astype(dtype)
     x[numpy.abs(x) < 1e-3] = 0.5  # away from the kink
     dy = rng.standard_normal(shape).astype(dtype)
-    return _forward_backward(target, md.ReLU(), x, dy, device_layers.relu_forward, device_layers.relu_backward)
+    return _forward_backward(target, md.ReLU(), x, dy, device_layers.RELU)
 
 
 @_built_on_host
@@ -159,8 +158,7 @@ def check_batchnorm(target, case, dtype, rng):
     layer.train(training)
     x = (rng.standard_normal(shape) * 2 + 1).astype(dtype)
     dy = rng.standard_normal(shape).astype(dtype)
-    return _forward_backward(target, layer, x, dy, device_layers.batchnorm_forward,
-                             device_layers.batchnorm_backward)
+    return _forward_backward(target, layer, x, dy, device_layers.BATCH_NORM)
 
 
 @_built_on_host

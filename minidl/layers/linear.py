@@ -1,20 +1,16 @@
-"""Fully connected layer: y = x W^T + b.
+"""Fully connected layer: y = x W^T + b (the math: ``minidl/ops/linear.py``).
 
 Shapes: x (N, in), W (out, in) as in PyTorch, b (out,), y (N, out).
-
-Backward, with g = dL/dy (N, out): each y[n, o] = sum_i x[n, i] W[o, i] + b[o], so
-
-    dL/dW = g^T x   (out, in)     dL/db = sum_n g[n]   (out,)     dL/dx = g W   (N, in)
-
-The forward product is computed as (W x^T)^T: for a wide layer and a small
-batch (32768 -> 128, batch 32) OpenBLAS runs x @ W^T, whose second operand is
-the transposed weight, 3-7x slower on 2 threads than W @ x^T.
 """
-from minidl import backend, init
-from minidl.module import Module, Parameter
+from minidl import init
+from minidl.layers.op_layer import OpLayer
+from minidl.module import Parameter
 
 
-class Linear(Module):
+class Linear(OpLayer):
+    op = "linear"
+    param_names = ("weight", "bias")
+
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
@@ -28,19 +24,7 @@ class Linear(Module):
     def forward(self, x):
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"x must have shape (N, {self.in_features}), got {x.shape}")
-        self.save_for_backward(x)
-        xp = backend.get_array_module(x)
-        y = xp.ascontiguousarray((self.weight.data.astype(x.dtype, copy=False) @ x.T).T)
-        if self.bias is not None:
-            y += self.bias.data.astype(x.dtype, copy=False)
-        return y
-
-    def backward(self, dy):
-        (x,) = self.saved()
-        self.weight.grad += dy.T @ x
-        if self.bias is not None:
-            self.bias.grad += dy.sum(axis=0)
-        return dy @ self.weight.data.astype(dy.dtype, copy=False)
+        return super().forward(x)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

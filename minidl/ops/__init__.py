@@ -32,15 +32,4 @@ ops.reference_only():`` make every op run its reference, on the CPU and the GPU.
 from minidl.ops import registry
 from minidl.ops.registry import Case, define, implementation, reference, reference_only, register
 
-
-def __getattr__(name):
-    """``minidl.ops.conv2d`` and the like: the op modules load with the table, on first use."""
-    registry._load()
-    import importlib
-    try:
-        return importlib.import_module(f"minidl.ops.{name}")
-    except ModuleNotFoundError:
-        raise AttributeError(f"module 'minidl.ops' has no attribute {name!r}") from None
-
-
 __all__ = ["Case", "define", "implementation", "reference", "reference_only", "register", "registry"]

@@ -25,6 +25,7 @@ import importlib
 import os
 import pkgutil
 import threading
+import types
 from dataclasses import dataclass, field
 
 from minidl import backend
@@ -58,6 +59,28 @@ class Case:
         return f"Case({self.label!r})"
 
 
+class Functions:
+    """A module's functions as an implementation: layers keep it with their saved state,
+    and a deepcopy of a layer (a model copied after a forward pass) shares it, since a
+    module cannot be copied."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["module"], name)
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __repr__(self):
+        return f"<functions of {self.module.__name__}>"
+
+
+def _functions(impl):
+    return Functions(impl) if isinstance(impl, types.ModuleType) else impl
+
+
 @dataclass
 class Implementation:
     name: str
@@ -88,8 +111,9 @@ def define(name, reference, *, kind="layer", cases=()):
     """Declare op ``name`` with its reference (a module or an object with the op's functions)."""
     if kind not in KINDS:
         raise ValueError(f"op {name!r}: kind must be one of {KINDS}, got {kind!r}")
-    if name in _ops and _ops[name].reference is not reference:
+    if name in _ops and getattr(_ops[name].reference, "module", _ops[name].reference) is not reference:
         raise ValueError(f"op {name!r} is defined twice: {_ops[name].reference!r} and {reference!r}")
+    reference = _functions(reference)
     op = _ops.setdefault(name, Op(name, kind, reference, list(cases)))
     op.kind, op.cases = kind, list(cases)
     return op
@@ -106,8 +130,8 @@ def register(op, *, device, name, impl, priority=0):
         except ModuleNotFoundError:
             _load()  # an op defined in a file of another name
     entry = get(op) if op not in _ops else _ops[op]
-    entry.implementations = [i for i in entry.implementations if i.name != name]
-    entry.implementations.append(Implementation(name, device, impl, priority))
+    entry.implementations = [i for i in entry.implementations if (i.name, i.device) != (name, device)]
+    entry.implementations.append(Implementation(name, device, _functions(impl), priority))
     entry.implementations.sort(key=lambda i: -i.priority)  # stable: ties keep registration order
     return impl
 

@@ -46,7 +46,9 @@ def _is_math(node):
 
 def where(impl):
     """(path relative to the repository, first line, last line, lines of code) of an implementation."""
-    module = inspect.getmodule(impl) if not inspect.ismodule(impl) else impl
+    impl = getattr(impl, "module", impl)  # registry.Functions
+    function = getattr(impl, "forward", None) or getattr(impl, "update")
+    module = impl if inspect.ismodule(impl) else inspect.getmodule(function)
     path = inspect.getsourcefile(module)
     source = open(path).read()
     nodes = [n for n in ast.parse(source).body if _is_math(n)]

@@ -4,9 +4,10 @@ im2col path (stride 1), and the choice between them."""
 import numpy as np
 import pytest
 from parity import assert_torch_parity, copy_into
+from pinned import pinned
 
+from minidl.fast_cpu import conv_folded, windows
 from minidl.gradcheck import check_module
-from minidl.layers import windows
 from minidl.layers.conv import Conv2d
 
 # (N, C, O, H, W, kernel_size, stride, padding, bias)
@@ -84,10 +85,20 @@ def test_matches_torch_forward_and_all_gradients(case, fold):
 
 
 def _forward_backward(layer, x, dy):
+    """Through the fast CPU path (``conv_folded``), whatever MINIDL_IMPL says: chunks and folding are its own."""
     layer.zero_grad()
-    y = layer(x)
-    dx = layer.backward(dy)
+    with pinned("conv2d", conv_folded):
+        y = layer(x)
+        dx = layer.backward(dy)
     return (y, dx) + tuple(p.grad.copy() for _, p in layer.named_parameters())
+
+
+def _plan(layer, x):
+    return conv_folded._plan(x.shape, layer.weight.shape, layer.stride, layer.padding, layer.fold)
+
+
+def _chunks(layer, x, plan):
+    return conv_folded._chunks(x.shape, x.dtype, plan, layer.memory_budget)
 
 
 # Plain 3x3s1p1, 3x3s2p1 and nonsquare; folded 3x3s1p1 and 5x5p2.
@@ -96,15 +107,15 @@ def test_chunks_of_samples_and_of_rows_give_the_unchunked_result(case, fold):
     layer, x = _layer(case, seed=4, fold=fold)
     dy = np.random.default_rng(5).standard_normal(layer(x).shape)
     whole = _forward_backward(layer, x, dy)
-    plan = layer._plan(x.shape)
-    assert len(layer._chunks(x.shape, x.dtype, plan)) == 1
+    plan = _plan(layer, x)
+    assert len(_chunks(layer, x, plan)) == 1
     ho, wr, kh, kw = plan.out_rows, plan.row_width, *layer.kernel_size
     kc, f = plan.copied_kernel_cols, plan.folded_kernel_cols
     assert kc * f == kw and (kc, f) == ((1, kw) if fold else (kw, 1))
     row_bytes = 8 * wr * (x.shape[1] * kh * kc + f * layer.out_channels)  # columns + product
     for budget, kind in ((ho * row_bytes, "one sample"), (2 * row_bytes, "two rows"), (1, "one row")):
         layer.memory_budget = budget
-        chunks = layer._chunks(x.shape, x.dtype, plan)
+        chunks = _chunks(layer, x, plan)
         assert len(chunks) == {"one sample": 1, "two rows": -(-ho // 2), "one row": ho}[kind] * x.shape[0], kind
         for got, expected in zip(_forward_backward(layer, x, dy), whole):
             np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14, err_msg=kind)
@@ -156,7 +167,7 @@ def test_global_memory_budget_chunks_every_layer():
     whole = _forward_backward(layer, x, dy)
     previous = windows.set_memory_budget(1)
     try:
-        assert len(layer._chunks(x.shape, x.dtype, layer._plan(x.shape))) == x.shape[0] * 7  # one output row each
+        assert len(_chunks(layer, x, _plan(layer, x))) == x.shape[0] * 7  # one output row each
         chunked = _forward_backward(layer, x, dy)
     finally:
         windows.set_memory_budget(previous)

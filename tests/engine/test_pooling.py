@@ -2,9 +2,10 @@
 chunking, PyTorch parity, argument checks."""
 import numpy as np
 import pytest
+from pinned import pinned
 
+from minidl.fast_cpu import pool2x2, window_pool, windows
 from minidl.gradcheck import check_module
-from minidl.layers import windows
 from minidl.layers.pooling import AvgPool2d, MaxPool2d
 
 # (N, C, H, W, kernel_size, stride, padding)
@@ -153,31 +154,36 @@ def test_halving_path_equals_the_general_path_with_many_ties(shape):
     x = np.random.default_rng(9).integers(0, 3, shape).astype(np.float32)
     fast, general = MaxPool2d(2), MaxPool2d(2, halving=False)
     assert fast.halving and not general.halving
-    y = general(x)
-    np.testing.assert_array_equal(fast(x), y)
-    dy = np.random.default_rng(10).standard_normal(y.shape).astype(np.float32)
-    np.testing.assert_array_equal(fast.backward(dy), general.backward(dy))
+    with pinned("max_pool2d", window_pool.MAX):
+        y = general(x)
+        dy = np.random.default_rng(10).standard_normal(y.shape).astype(np.float32)
+        dx = general.backward(dy)
+    with pinned("max_pool2d", pool2x2):
+        np.testing.assert_array_equal(fast(x), y)
+        np.testing.assert_array_equal(fast.backward(dy), dx)
 
 
 @pytest.mark.parametrize("shape", [(1, 2, 6, 8), (2, 3, 7, 5)], ids=["batch1", "odd"])
 def test_halving_path_gradcheck(shape):
     layer = MaxPool2d(2)
     assert layer.halving
-    check_module(layer, _separated(shape, seed=11), tol=1e-6)
+    with pinned("max_pool2d", pool2x2):
+        check_module(layer, _separated(shape, seed=11), tol=1e-6)
 
 
 def test_halving_path_in_chunks_of_rows_gives_the_unchunked_result():
     x = np.random.default_rng(12).integers(0, 4, (3, 2, 9, 8)).astype(np.float64)
     layer = MaxPool2d(2)
-    y = layer(x)
-    dy = np.arange(y.size, dtype=float).reshape(y.shape)
-    dx = layer.backward(dy)
-    previous = windows.set_memory_budget(1)  # one output row per chunk
-    try:
-        np.testing.assert_array_equal(layer(x), y)
-        np.testing.assert_array_equal(layer.backward(dy), dx)
-    finally:
-        windows.set_memory_budget(previous)
+    with pinned("max_pool2d", pool2x2):
+        y = layer(x)
+        dy = np.arange(y.size, dtype=float).reshape(y.shape)
+        dx = layer.backward(dy)
+        previous = windows.set_memory_budget(1)  # one output row per chunk
+        try:
+            np.testing.assert_array_equal(layer(x), y)
+            np.testing.assert_array_equal(layer.backward(dy), dx)
+        finally:
+            windows.set_memory_budget(previous)
 
 
 @pytest.mark.parametrize("args, kwargs, halving", [
@@ -194,20 +200,23 @@ def test_halving_accepts_only_none_or_false():
         MaxPool2d(2, halving=True)
 
 
-@pytest.mark.parametrize("cls", [MaxPool2d, AvgPool2d])
-def test_chunks_of_samples_and_rows_give_the_unchunked_result(cls):
+@pytest.mark.parametrize("cls, op, impl", [(MaxPool2d, "max_pool2d", window_pool.MAX),
+                                           (AvgPool2d, "avg_pool2d", window_pool.AVG)])
+def test_chunks_of_samples_and_rows_give_the_unchunked_result(cls, op, impl):
     x = _separated((3, 2, 9, 7), seed=7)
     layer = cls(3, 2, 1)
-    y = layer(x)
-    dx = layer.backward(np.arange(y.size, dtype=float).reshape(y.shape))
-    previous = windows.set_memory_budget(1)  # one output row per chunk
-    try:
-        assert len(layer._windows(x, 0.0)[1]) == 3 * 5
-        np.testing.assert_array_equal(layer(x), y)
-        # Overlapping windows may add a pixel's shares in another order: equal up to rounding.
-        np.testing.assert_allclose(layer.backward(np.arange(y.size, dtype=float).reshape(y.shape)), dx, rtol=1e-14)
-    finally:
-        windows.set_memory_budget(previous)
+    with pinned(op, impl):
+        y = layer(x)
+        dx = layer.backward(np.arange(y.size, dtype=float).reshape(y.shape))
+        previous = windows.set_memory_budget(1)  # one output row per chunk
+        try:
+            assert len(window_pool._windows(x, 0.0, (3, 3), (2, 2), (1, 1))[1][2]) == 3 * 5
+            np.testing.assert_array_equal(layer(x), y)
+            # Overlapping windows may add a pixel's shares in another order: equal up to rounding.
+            np.testing.assert_allclose(layer.backward(np.arange(y.size, dtype=float).reshape(y.shape)), dx,
+                                       rtol=1e-14)
+        finally:
+            windows.set_memory_budget(previous)
 
 
 @pytest.mark.parametrize("cls", [MaxPool2d, AvgPool2d])

@@ -1,6 +1,6 @@
 """Max pooling over non-overlapping 2x2 windows (kernel 2, stride 2, no padding) in two halvings.
 
-The general ``MaxPool2d`` loops over the 4 kernel offsets and tracks each
+The general pooling (``window_pool``) loops over the 4 kernel offsets and tracks each
 window's winner as an offset index: about 13 passes over the output in forward
 and a comparison per offset in backward. For 2x2 windows the winner is two
 binary choices, made one axis at a time:
@@ -26,10 +26,12 @@ mode): it gets zero gradient.
 The batch is worked through in chunks of ``CHUNK_BYTES`` of input, so the
 half-size intermediate h stays in cache.
 """
+import sys
 from collections import namedtuple
 
 from minidl import backend
-from minidl.layers import windows
+from minidl.fast_cpu import windows
+from minidl.ops import registry
 
 CHUNK_BYTES = 4 << 20
 
@@ -51,8 +53,14 @@ def _chunks(x_shape, itemsize, geometry):
     return windows.chunks(x_shape[0], geometry.out_rows, row_bytes, CHUNK_BYTES)
 
 
-def forward(x):
-    """y (N, C, Ho, Wo) and the masks (right (N, C, 2Ho, Wo), lower (N, C, Ho, Wo)) of 2x2 max pooling."""
+def supports(x, *, kernel_size=None, stride=None, padding=None, **_):
+    """Only 2x2 windows with stride 2 and no padding (every CNN's halving)."""
+    return tuple(kernel_size) == tuple(stride) == (2, 2) and tuple(padding) == (0, 0)
+
+
+def forward(x, **_):
+    """y (N, C, Ho, Wo) of 2x2 max pooling, and (its masks, x's shape): the masks are
+    right (N, C, 2Ho, Wo) and lower (N, C, Ho, Wo)."""
     xp = backend.get_array_module(x)
     geometry = plan(x.shape)
     n, c = x.shape[:2]
@@ -69,13 +77,13 @@ def forward(x):
         pairs = across.reshape(across.shape[:2] + (-1, 2, wo))  # (n, C, rows, 2, Wo): upper and lower row
         xp.maximum(pairs[:, :, :, 0], pairs[:, :, :, 1], out=y[samples, :, rows])
         xp.greater(pairs[:, :, :, 1], pairs[:, :, :, 0], out=lower[samples, :, rows])
-    return y, (right, lower)
+    return y, ((right, lower), x.shape)
 
 
-def backward(dy, masks, x_shape):
-    """dx (N, C, H, W): dy routed to each window's winner through the two masks of ``forward``."""
+def backward(dy, saved, **_):
+    """(dx,): dy routed to each window's winner through the two masks of ``forward``; dx (N, C, H, W)."""
     xp = backend.get_array_module(dy)
-    right, lower = masks
+    (right, lower), x_shape = saved
     geometry = plan(x_shape)
     wo = geometry.out_cols
     # A cropped border is in no window: only then does dx need zeros under it.
@@ -90,4 +98,8 @@ def backward(dy, masks, x_shape):
         target = dx[samples, :, in_rows]
         xp.multiply(dh, right[samples, :, in_rows], out=target[..., 1:2 * wo:2])
         xp.subtract(dh, target[..., 1:2 * wo:2], out=target[..., 0:2 * wo:2])
-    return dx
+    return (dx,)
+
+
+# Before the general loop (``window_pool``) wherever it applies.
+registry.register("max_pool2d", device="cpu", name="halving_2x2", impl=sys.modules[__name__], priority=1)

@@ -1,4 +1,5 @@
-"""Sliding windows over NCHW images: the machinery shared by convolution and pooling.
+"""Sliding windows over NCHW images in chunks and workspaces: the machinery of the fast CPU
+convolution (``conv_folded``) and pooling (``window_pool``, ``pool2x2``).
 
 A layer with kernel (kh, kw), stride (sh, sw) and padding (ph, pw) reads, for
 output pixel (r, s), the window of the padded input whose top-left corner is
@@ -28,6 +29,7 @@ each layer also has a smaller preferred chunk size, measured for speed.
 import threading
 
 from minidl import backend
+from minidl.ops.geometry import output_size, pair  # noqa: F401  (re-exported: the fast paths' geometry)
 
 _budget = 1 << 30  # upper bound on the buffers of one chunk
 _local = threading.local()  # each thread its own workspaces
@@ -44,26 +46,6 @@ def set_memory_budget(nbytes):
 
 def get_memory_budget():
     return _budget
-
-
-def pair(value, name, minimum):
-    """``value`` as an (h, w) pair of ints >= ``minimum``; ``name`` is used in the error."""
-    pair_ = (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else ()
-    if len(pair_) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in pair_):
-        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-    if min(pair_) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return pair_
-
-
-def output_size(x_shape, kernel, stride, padding):
-    """(Ho, Wo) of a window layer on input shape (N, C, H, W); ValueError if the window does not fit."""
-    sizes = []
-    for axis, size, k, s, p in zip("HW", x_shape[2:], kernel, stride, padding):
-        if size + 2 * p < k:
-            raise ValueError(f"input {axis}={size} with padding {p} is smaller than kernel_size {k}")
-        sizes.append((size + 2 * p - k) // s + 1)
-    return tuple(sizes)
 
 
 def row_width(x_shape, kernel, stride, padding):

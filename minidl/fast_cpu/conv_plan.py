@@ -1,6 +1,6 @@
 """The geometry of one convolution on one input shape, named: ``ConvPlan``.
 
-``Conv2d`` (``minidl.layers.conv``) computes y (N, O, Ho, Wo) from x (N, C, H, W)
+``conv_folded`` computes y (N, O, Ho, Wo) from x (N, C, H, W)
 with one matrix product per chunk of output rows. Which product, and how big
 its buffers are, depends on the layer and on the input shape; the plan names
 every number the forward and backward passes need:
@@ -23,7 +23,7 @@ The column matrix has ``col_rows`` = C*kh*kc rows and the product
 """
 from dataclasses import dataclass
 
-from minidl.layers import windows
+from minidl.fast_cpu import windows
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,15 @@ class ConvPlan:
     prod_rows: int
 
     @classmethod
-    def of(cls, layer, x_shape):
-        """The plan of ``layer`` (a Conv2d) on input shape (N, C, H, W)."""
-        ho, wo = windows.output_size(x_shape, layer.kernel_size, layer.stride, layer.padding)
-        wr = windows.row_width(x_shape, layer.kernel_size, layer.stride, layer.padding)
-        kh, kw = layer.kernel_size
-        copied, folded = (1, kw) if layer.fold else (kw, 1)
+    def of(cls, x_shape, weight_shape, stride, padding, fold):
+        """The plan of a convolution with weight (O, C, kh, kw) on input shape (N, C, H, W)."""
+        kernel = tuple(weight_shape[2:])
+        ho, wo = windows.output_size(x_shape, kernel, stride, padding)
+        wr = windows.row_width(x_shape, kernel, stride, padding)
+        kh, kw = kernel
+        copied, folded = (1, kw) if fold else (kw, 1)
         return cls(out_rows=ho, out_cols=wo, row_width=wr, copied_kernel_cols=copied, folded_kernel_cols=folded,
-                   col_rows=x_shape[1] * kh * copied, prod_rows=folded * layer.out_channels)
+                   col_rows=x_shape[1] * kh * copied, prod_rows=folded * weight_shape[0])
 
     @property
     def extra_rows(self):
