@@ -9,9 +9,9 @@ what. ``README.md`` walks through ``im2col`` line by line.
   ``cupy.RawModule`` (``cupy_loader``), on NumPy arrays through the serial CPU
   shim (``cpu_shim.h`` + g++, ``cpu_shim``), which is how the tests check the
   kernels' logic on machines without a GPU.
-- ``device_layers`` and ``device_training`` hold the launchers: they register as
-  the ``"gpu"`` implementations of ops (``minidl.ops``), taking arrays and
-  hyper-parameters as arguments.
+- ``device_layers`` registers the "gpu" implementations of conv2d, max_pool2d,
+  relu and batch_norm in the ops table (``minidl.ops``), which picks them for
+  device arrays; ``device_training`` those of adam and bce_with_logits.
 - ``python -m minidl.kernels`` lists the kernels; ``--compile`` compiles every
   source with nvcc for sm_90; ``--run-on-cpu`` checks every kernel against NumPy.
 

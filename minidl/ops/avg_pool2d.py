@@ -45,15 +45,12 @@ def backward(dy, saved, *, kernel_size, stride, padding, **_):
     return (dxpad[:, :, ph:ph + h, pw:pw + w],)
 
 
-def _case(label, x, k, s, p, **flags):
-    return registry.Case(label, x, kernel_size=(k, k), stride=(s, s), padding=(p, p), **flags)
-
-
-CASES = [
-    _case("2x2 stride 2, batch 2", (2, 3, 8, 6), 2, 2, 0),
-    _case("3x3 stride 2 pad 1, odd, batch 1", (1, 2, 7, 9), 3, 2, 1),
-    _case("3x3 stride 2 pad 1, count_include_pad=False", (2, 2, 7, 6), 3, 2, 1, count_include_pad=False),
-    _case("3x3 stride 1 pad 1, count_include_pad=False", (1, 3, 5, 5), 3, 1, 1, count_include_pad=False),
-    _case("3x3 stride 1, overlapping", (2, 2, 6, 5), 3, 1, 0),
-]
+# (label, x, kernel, stride, padding, count_include_pad)
+CASES = [geometry.window_case(label, x, k, s, p, count_include_pad=include) for label, x, k, s, p, include in [
+    ("2x2 stride 2, batch 2", (2, 3, 8, 6), 2, 2, 0, True),
+    ("3x3 stride 2 pad 1, odd, batch 1", (1, 2, 7, 9), 3, 2, 1, True),
+    ("3x3 stride 2 pad 1, padding not counted", (2, 2, 7, 6), 3, 2, 1, False),
+    ("3x3 stride 1 pad 1, padding not counted", (1, 3, 5, 5), 3, 1, 1, False),
+    ("3x3 stride 1, overlapping", (2, 2, 6, 5), 3, 1, 0, True),
+]]
 registry.define("avg_pool2d", sys.modules[__name__], cases=CASES)

@@ -8,6 +8,7 @@ a partial window at the border is dropped):
     Ho = (H + 2*ph - kh) // sh + 1
 """
 from minidl import backend
+from minidl.ops import registry
 
 
 def pair(value, name, minimum):
@@ -43,3 +44,11 @@ def windows(xpad, kernel, stride):
     xp = backend.get_array_module(xpad)
     view = xp.lib.stride_tricks.sliding_window_view(xpad, kernel, axis=(2, 3))
     return view[:, :, ::stride[0], ::stride[1]]
+
+
+def window_case(label, x, kernel, stride, padding, **flags):
+    """A check case (``registry.Case``) of a window op; ints stand for square pairs."""
+    def as_pair(v):
+        return (v, v) if isinstance(v, int) else tuple(v)
+    return registry.Case(label, x, kernel_size=as_pair(kernel), stride=as_pair(stride), padding=as_pair(padding),
+                         **flags)

@@ -41,11 +41,7 @@ def backward(dy, saved, *, kernel_size, stride, padding, **_):
     return (dxpad[:, :, ph:ph + h, pw:pw + w],)
 
 
-def _case(label, x, k, s, p, **flags):
-    return registry.Case(label, x, kernel_size=(k, k) if isinstance(k, int) else k,
-                         stride=(s, s) if isinstance(s, int) else s, padding=(p, p) if isinstance(p, int) else p, **flags)
-
-
+_case = geometry.window_case
 CASES = [
     _case("2x2 stride 2, batch 2", (2, 3, 8, 6), 2, 2, 0),
     _case("2x2 stride 2, odd sizes, batch 1", (1, 2, 7, 9), 2, 2, 0),

@@ -19,7 +19,9 @@ import hpa.models
 import minidl
 
 ROOT = pathlib.Path(minidl.__file__).parent
-COMPUTE_PACKAGES = ("layers", "losses", "optim")
+COMPUTE_PACKAGES = ("layers", "losses", "optim", "ops", "fast_cpu")
+# The ops table's tools (lookup, the map, the check runner): not compute code.
+OPS_TOOLS = {"registry.py", "table.py", "check.py", "__main__.py"}
 MODELS = pathlib.Path(hpa.models.__file__).parent
 HOST_SIDE_MODULES = ("checkpoint.py", "pretrained.py")  # they read and write weight files
 # Functions that may copy to the host: they run once per run or per checkpoint, not per step.
@@ -28,7 +30,8 @@ HOST_COPIES = {"to_numpy", "asnumpy"}
 
 
 def _compute_files():
-    files = [p for pkg in COMPUTE_PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))]
+    files = [p for pkg in COMPUTE_PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))
+             if not (pkg == "ops" and p.name in OPS_TOOLS)]
     files += [p for p in sorted(MODELS.rglob("*.py")) if p.name not in HOST_SIDE_MODULES]
     assert len(files) > 20, "compute modules not found"
     return files
@@ -85,3 +88,9 @@ def test_the_host_copy_check_can_fail(tmp_path):
 def test_no_add_at_in_compute_code():
     offenders = [_name(p) for p in _compute_files() if ".add.at(" in p.read_text()]
     assert not offenders, "add.at in hot paths: " + ", ".join(offenders)
+
+
+def test_layers_never_test_the_device():
+    """Layers ask the ops table for an implementation; only the table looks at the device."""
+    offenders = [_name(p) for p in sorted((ROOT / "layers").rglob("*.py")) if "is_device_array" in p.read_text()]
+    assert not offenders, "device tests in layers: " + ", ".join(offenders)

@@ -67,18 +67,18 @@ ENGINE = [
         ["tests/engine/test_optim_ops.py", "tests/kernels/test_kernels_on_cpu.py", "-k", "adam"]),
     Mutation(
         "linear_weight_grad_over_batch", "Linear's weight gradient divided by the batch size",
-        [("minidl/layers/linear.py", "self.weight.grad += dy.T @ x", "self.weight.grad += (dy.T @ x) / x.shape[0]")],
+        [("minidl/ops/linear.py", "dy.T @ x, dy.sum(axis=0)", "(dy.T @ x) / x.shape[0], dy.sum(axis=0)")],
         ["tests/engine/test_linear.py", "tests/engine/test_containers.py"]),
     Mutation(
         "relu_dy_in_place", "ReLU's backward overwrites its upstream gradient in place (dy *= mask)",
-        [("minidl/layers/activations.py", "        return dy * positive",
-          "        dy *= positive\n        return dy")],
+        [("minidl/ops/relu.py", "    return (dy * positive,)",
+          "    dy *= positive\n    return (dy,)")],
         ["tests/engine/test_activations.py"]),
     Mutation(
         "linear_dx_squeezed", "Linear returns dx of shape (in,) for an input of shape (1, in)",
-        [("minidl/layers/linear.py", "        return dy @ self.weight.data.astype(dy.dtype, copy=False)",
-          "        dx = dy @ self.weight.data.astype(dy.dtype, copy=False)\n"
-          "        return dx[0] if dx.shape[0] == 1 else dx")],
+        [("minidl/ops/linear.py", "    return dy @ weight.astype(dy.dtype, copy=False), ",
+          "    dx = dy @ weight.astype(dy.dtype, copy=False)\n"
+          "    return dx[0] if dx.shape[0] == 1 else dx, ")],
         ["tests/engine/test_linear.py"]),
     Mutation(
         "gradcheck_unbounded_roundoff",
@@ -96,18 +96,37 @@ ENGINE = [
         ["tests/engine/test_gradcheck.py"]),
     Mutation(
         "relu_computes_on_host", "ReLU copies its input to the host and computes with NumPy",
-        [("minidl/layers/activations.py", "        return backend.get_array_module(x).maximum(x, 0)",
-          "        host = backend.to_numpy(x)\n        return backend.get_array_module(host).maximum(host, 0)")],
+        [("minidl/ops/relu.py", "    return backend.get_array_module(x).maximum(x, 0), positive",
+          "    host = backend.to_numpy(x)\n    return backend.get_array_module(host).maximum(host, 0), positive")],
         ["tests/engine/test_engine_purity.py", "tests/engine/test_activations.py"]),
+    Mutation(
+        "pool2x2_ties_go_right", "the 2x2 halving path gives a tie within a row to the right column",
+        [("minidl/fast_cpu/pool2x2.py", "xp.greater(right_col, left_col, out=", "xp.greater_equal(right_col, left_col, out=")],
+        ["tests/engine/test_pooling.py", "tests/engine/test_ops_check.py"]),
+    Mutation(
+        "folded_conv_shift_off_by_one", "folded im2col adds kernel column j's share one column too far",
+        [("minidl/fast_cpu/conv_folded.py", "prod[0, :, :t - j] += prod[j, :, j:]",
+          "prod[0, :, :t - j - 1] += prod[j, :, j + 1:]")],
+        ["tests/engine/test_conv.py", "tests/engine/test_ops_check.py"]),
+    Mutation(
+        "reference_col2im_ignores_stride", "the reference conv's col2im adds every window at stride 1",
+        [("minidl/ops/conv2d.py", "dxpad[:, :, i:i + sh * ho:sh, j:j + sw * wo:sw]",
+          "dxpad[:, :, i:i + ho, j:j + wo]")],
+        ["tests/engine/test_ops_check.py"]),
+    Mutation(
+        "maxpool_kernel_last_maximum", "the CUDA max pooling launcher's results are replaced by the last maximum",
+        [("minidl/kernels/device_layers.py", "    return y, (argmax, x.shape, geom)",
+          "    argmax = (argmax * 0 + geom[0] * geom[1] - 1).astype(xp.int32)\n    return y, (argmax, x.shape, geom)")],
+        ["tests/engine/test_ops_check.py", "tests/kernels/test_kernels_on_cpu.py"]),
 ]
 
-# Replaces a layer's backward by one that runs the real one, then zeroes its
-# parameter gradients and returns a zero dx: the layer, and all before it, never learn.
-DEAD_BACKWARD = ("    def backward(self, dy):\n",
-                 "    def backward(self, dy):\n        dx = self._live_backward(dy)\n"
+# Gives a layer a backward that runs the real one, then zeroes its parameter
+# gradients and returns a zero dx: the layer, and all before it, never learn.
+DEAD_BACKWARD = ("    def extra_repr(self):\n",
+                 "    def backward(self, dy):\n        dx = super().backward(dy)\n"
                  "        for p in self._parameters.values():\n"
                  "            if p is not None:\n                p.grad[...] = 0\n"
-                 "        return dx * 0\n\n    def _live_backward(self, dy):\n")
+                 "        return None if dx is None else dx * 0\n\n    def extra_repr(self):\n")
 TRAIN = "tests/hpa/test_train_commands.py"
 
 HPA = [
