@@ -48,7 +48,9 @@ class _OpModule(Module):
 
     def __init__(self, impl, params, buffers, hyper, targets=None):
         super().__init__()
-        self._impl, self._hyper, self._targets = impl, hyper, targets
+        self._impl, self._hyper, self._loss = impl, hyper, targets is not None
+        if self._loss:  # a buffer: it follows the module to the test device, as the logits do
+            self.register_buffer("targets", targets)
         self._slots = []  # Parameter, or None for an absent parameter
         for i, p in enumerate(params):
             self._slots.append(None if p is None else Parameter(p))
@@ -58,8 +60,8 @@ class _OpModule(Module):
             self.register_buffer(f"buffer{i}", b)
 
     def forward(self, x):
-        if self._targets is not None:  # a loss: the scalar loss as a 0-d array
-            loss, saved = self._impl.forward(x, self._targets, **self._hyper)
+        if self._loss:  # a loss: the scalar loss as a 0-d array
+            loss, saved = self._impl.forward(x, self._buffers["targets"], **self._hyper)
             self.save_for_backward(saved)
             return backend.get_array_module(x).asarray(loss, dtype=x.dtype)
         args = [None if p is None else p.data for p in self._slots]
@@ -70,7 +72,7 @@ class _OpModule(Module):
 
     def backward(self, dy):
         (saved,) = self.saved()
-        if self._targets is not None:
+        if self._loss:
             return self._impl.backward(saved, **self._hyper) * dy
         dx, *grads = self._impl.backward(dy, saved, **self._hyper)
         for slot, g in zip(self._slots, grads):
