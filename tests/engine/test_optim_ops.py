@@ -1,6 +1,8 @@
 """The optimizer ops: the blocked host Adam (minidl/fast_cpu/adam_blocked.py) and the fused
 GPU Adam (adam.cu through its launcher, on the fake device) against the reference
 update of minidl/ops/adam.py; the optimizers' dispatch through minidl.ops."""
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -70,6 +72,34 @@ def test_blocked_adam_leaves_the_gradient_alone():
     _steps(lambda *a, **h: adam_blocked.update(*a, block_size=7, **h), start, grads, HYPER["adam-l2"])
     for g, b in zip(grads, before):
         np.testing.assert_array_equal(g, b)
+
+
+@pytest.mark.parametrize("cls, kwargs", [(Adam, {"lr": 1e-2}), (Adam, {"lr": 1e-2, "weight_decay": 0.1}),
+                                         (AdamW, {"lr": 3e-2, "weight_decay": 0.3})])
+def test_adam_in_blocks_changes_no_bit(cls, kwargs, monkeypatch):
+    """The optimizer's default host update, in cache-sized blocks (7 parameters here: blocks
+    of a matrix row and more, and a short last one), equals the reference's whole-array
+    update exactly, step after step, over several parameters; a transposed
+    (non-contiguous) parameter is one block."""
+    monkeypatch.delenv("MINIDL_IMPL", raising=False)
+    monkeypatch.setattr(adam_blocked, "BLOCK_SIZE", 7)
+    problems = [_problem((3, 4), np.float32, seed=3), _problem((5,), np.float32, seed=4),
+                _problem((5, 6), np.float32, transposed=True, seed=5)]
+    results = []
+    for in_blocks in (True, False):
+        params = [Parameter(start.copy(order="K")) for start, _ in problems]
+        assert not params[-1].data.flags.c_contiguous and params[0].data.size > 7
+        opt = cls(params, **kwargs)
+        with contextlib.nullcontext() if in_blocks else ops.reference_only():
+            assert (ops.implementation("adam", params[0].data).module is adam_blocked) == in_blocks
+            for k in range(len(problems[0][1])):
+                for p, (_, grads) in zip(params, problems):
+                    p.grad[...] = grads[k]
+                opt.step()
+        results.append([p.data.copy() for p in params])
+    for blocked, whole in zip(*results):
+        np.testing.assert_array_equal(blocked, whole)
+    assert not np.array_equal(results[0][0], problems[0][0])  # the update did move the parameters
 
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])

@@ -27,7 +27,7 @@ ENGINE = [
     Mutation(
         "ce_without_max_shift", "cross-entropy's log-softmax without subtracting the row maximum",
         [("minidl/ops/cross_entropy.py", "z = logits - xp.max(logits, axis=1, keepdims=True)", "z = logits")],
-        ["tests/engine/test_losses.py"]),
+        ["tests/engine/test_cross_entropy.py"]),
     Mutation(
         "bce_log_of_plain_sigmoid", "BCE as log(σ(x)) and log(1 - σ(x)) of a plain sigmoid",
         [("minidl/ops/bce_with_logits.py",
@@ -55,7 +55,7 @@ ENGINE = [
         "adam_blocked_decay_after_step", "AdamW in blocks (the default host path) decays after the step",
         decay_after_step("minidl/fast_cpu/adam_blocked.py",
                          "        _adam_block(xp, *(a[part] for a in flat), step[:n], denom[:n], *scalars)\n"),
-        ["tests/engine/test_optim.py"]),
+        ["tests/engine/test_optim.py", "tests/engine/test_optim_ops.py"]),
     Mutation(
         "adam_blocked_skips_short_block", "blocked Adam never updates the short last block of a parameter",
         [("minidl/fast_cpu/adam_blocked.py", "for start in range(0, size, block):",
