@@ -1,6 +1,6 @@
 // Batch normalisation, the elementwise halves: apply, and the input gradient.
 //
-// NumPy twin: minidl/layers/batchnorm.py, whose docstring derives the formulas.
+// NumPy twin: minidl/ops/batch_norm.py, whose docstring derives the formulas.
 // The per-channel reductions (mean, variance; dbeta = sum g, dgamma = sum g*xhat)
 // are done by CuPy's own reductions before these kernels run.
 //

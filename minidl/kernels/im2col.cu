@@ -1,6 +1,6 @@
 // im2col and col2im: the column matrix of a convolution, on the GPU.
 //
-// NumPy twin: minidl/layers/windows.py (im2col, col2im) and conv.py's plain path.
+// NumPy twin: minidl/ops/conv2d.py (im2col + one product, col2im), and minidl/fast_cpu/windows.py.
 //
 // Shapes. x (N, C, H, W), contiguous, NOT padded: padding is read as zeros by
 // bounds checks. The convolution has kernel (kh, kw), stride (sh, sw), padding

@@ -1,6 +1,6 @@
 // Max pooling on the GPU: forward with the argmax, backward through it.
 //
-// NumPy twin: minidl/layers/pooling.py (MaxPool2d).
+// NumPy twin: minidl/ops/max_pool2d.py (the reference of MaxPool2d).
 //
 // Shapes. x (N, C, H, W) contiguous and not padded; y and argmax (N, C, Ho, Wo).
 // Window (r, s) covers input rows r*sh - ph ... r*sh - ph + kh - 1 (columns

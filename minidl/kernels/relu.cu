@@ -1,6 +1,6 @@
 // ReLU with its mask: the forward keeps a one-byte mask x > 0 for the backward.
 //
-// NumPy twin: minidl/layers/activations.py (ReLU):
+// NumPy twin: minidl/ops/relu.py (the reference of ReLU):
 //     y = max(x, 0), mask = x > 0        dx = dy * mask
 //
 // Threads: a 1-D grid with a grid-stride loop; thread t0 = blockIdx.x*blockDim.x

@@ -1,7 +1,8 @@
 """Every layer of minidl, re-exported: ``from minidl.layers import Conv2d, ReLU``.
 
-Each module of this package holds one kind of layer; see its docstring for the
-math. All follow one contract: ``forward(x)`` keeps what backward needs,
+Each module of this package holds one kind of layer: its parameters, buffers and
+arguments. The math is the layer's op in ``minidl/ops`` (``op_layer.OpLayer``).
+All follow one contract: ``forward(x)`` keeps what backward needs,
 ``backward(dy)`` adds parameter gradients into ``.grad`` and returns dL/dx.
 """
 from minidl.layers.activations import SELU, ReLU, Sigmoid

@@ -129,3 +129,47 @@ def test_every_implementation_matches_its_reference(name, seed):
 def test_cuda_launchers_match_the_reference_on_the_fake_device(name, fake_device):
     rows = check.check_op(registry.get(name), "gpu")
     assert [r.implementation for r in rows][1:] and all(r.passed for r in rows), [r.failures for r in rows]
+
+
+@pytest.fixture
+def toy_loss_and_optimizer():
+    """A loss op and an optimizer op declared the way minidl/ops' losses and optimizers are."""
+    def mse_forward(logits, targets, **_):
+        diff = logits - targets
+        return float((diff * diff).mean()), (diff, diff.size)
+
+    def mse_backward(saved, **_):
+        diff, size = saved
+        return 2 * diff / size
+
+    def sgd_update(param, grad, state, lr=0.1, momentum=0.0, **_):
+        buf = state.setdefault("momentum_buffer", np.zeros_like(param))
+        buf *= momentum
+        buf += grad
+        param -= lr * buf
+
+    binary = lambda gen, shape, dtype: (gen.random(shape) < 0.5).astype(dtype)  # noqa: E731
+    registry.define("toy_mse", types.SimpleNamespace(forward=mse_forward, backward=mse_backward), kind="loss",
+                    cases=[Case("batch 3", (3, 4), targets=binary)])
+    registry.define("toy_sgd", types.SimpleNamespace(update=sgd_update), kind="optimizer",
+                    cases=[Case("momentum", (5,), momentum=0.9), Case("plain, odd size", (7,))])
+    yield mse_backward, sgd_update
+    del registry._ops["toy_mse"], registry._ops["toy_sgd"]
+
+
+def test_losses_and_optimizer_updates_are_checked_too(toy_loss_and_optimizer):
+    mse_backward, sgd_update = toy_loss_and_optimizer
+    registry.register("toy_mse", device="cpu", name="same", impl=types.SimpleNamespace(
+        forward=registry.get("toy_mse").reference.forward, backward=mse_backward))
+    registry.register("toy_mse", device="cpu", name="half_gradient", impl=types.SimpleNamespace(
+        forward=registry.get("toy_mse").reference.forward, backward=lambda saved, **_: mse_backward(saved) / 2))
+    registry.register("toy_sgd", device="cpu", name="same", impl=types.SimpleNamespace(update=sgd_update))
+    registry.register("toy_sgd", device="cpu", name="no_momentum", impl=types.SimpleNamespace(
+        update=lambda p, g, state, lr=0.1, **_: sgd_update(p, g, state, lr=lr)))
+    loss_rows = {r.implementation: r for r in check.check_op(registry.get("toy_mse"))}
+    assert loss_rows["reference (gradcheck)"].passed and loss_rows["reference (gradcheck)"].cases == 1
+    assert loss_rows["same"].passed and not loss_rows["half_gradient"].passed
+    sgd_rows = {r.implementation: r for r in check.check_op(registry.get("toy_sgd"))}
+    assert set(sgd_rows) == {"same", "no_momentum"}  # no gradient to check for an update
+    assert sgd_rows["same"].passed and sgd_rows["same"].cases == 4
+    assert not sgd_rows["no_momentum"].passed and "momentum" in sgd_rows["no_momentum"].failures[0]

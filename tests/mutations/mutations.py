@@ -114,9 +114,8 @@ ENGINE = [
           "dxpad[:, :, i:i + ho, j:j + wo]")],
         ["tests/engine/test_ops_check.py"]),
     Mutation(
-        "maxpool_kernel_last_maximum", "the CUDA max pooling launcher's results are replaced by the last maximum",
-        [("minidl/kernels/device_layers.py", "    return y, (argmax, x.shape, geom)",
-          "    argmax = (argmax * 0 + geom[0] * geom[1] - 1).astype(xp.int32)\n    return y, (argmax, x.shape, geom)")],
+        "maxpool_kernel_last_maximum", "the CUDA max pooling kernel keeps the last maximum of a tie, not the first",
+        [("minidl/kernels/maxpool.cu", "if (best_offset < 0 || value > best) {", "if (best_offset < 0 || value >= best) {")],
         ["tests/engine/test_ops_check.py", "tests/kernels/test_kernels_on_cpu.py"]),
 ]
 
