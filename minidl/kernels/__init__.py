@@ -11,7 +11,7 @@ what. ``README.md`` walks through ``im2col`` line by line.
   kernels' logic on machines without a GPU.
 - ``device_layers`` registers the "gpu" implementations of conv2d, max_pool2d,
   relu and batch_norm in the ops table (``minidl.ops``), which picks them for
-  device arrays; ``device_training`` is the optimizer's and the loss's GPU path.
+  device arrays; ``device_training`` those of adam and bce_with_logits.
 - ``python -m minidl.kernels`` lists the kernels; ``--compile`` compiles every
   source with nvcc for sm_90; ``--run-on-cpu`` checks every kernel against NumPy.
 

@@ -1,6 +1,6 @@
 // The Adam / AdamW parameter update as ONE fused elementwise kernel.
 //
-// NumPy twin: minidl/optim/adam.py (Adam._update), which takes about ten passes
+// NumPy twin: minidl/ops/adam.py (the reference update), which takes about ten passes
 // over memory with scratch arrays; here each element is read and written once.
 //
 // Threads: a 1-D grid with a grid-stride loop; thread t0 = blockIdx.x*blockDim.x

@@ -1,6 +1,6 @@
 // Binary cross-entropy on logits: loss AND gradient in one elementwise pass.
 //
-// NumPy twin: minidl/losses/bce.py (BCEWithLogitsLoss), whose docstring derives
+// NumPy twin: minidl/ops/bce_with_logits.py (the reference), whose docstring derives
 //     l     = -w [ p y log σ(x) + (1 - y) log σ(-x) ]
 //     dl/dx =  w [ (1 - y) σ(x) - p y σ(-x) ]
 // with w the element weight and p the positive weight of the element's class.

@@ -1,26 +1,43 @@
-"""The optimizer's and the loss's GPU paths: one fused kernel each.
+"""The GPU implementations of two training ops, one fused kernel each:
 
-Called by ``minidl.optim.Adam`` and ``minidl.losses.BCEWithLogitsLoss`` when
-their arrays are device arrays; host arrays keep the NumPy code.
+- ``adam`` (Adam and AdamW): ``FusedAdam.update`` launches ``adam.cu``, which
+  reads and writes each element once where the reference takes ten passes;
+- ``bce_with_logits``: ``FusedBCEWithLogits.forward`` launches ``bce.cu``,
+  which computes the loss and its gradient in one pass; backward returns it.
+
+They register as the ``"gpu"`` implementations of their ops
+(``minidl.ops.registry``): the loss and the optimizer call them through
+``ops.implementation`` on device arrays. They take arrays and
+hyper-parameters only, with the signatures of the references
+(``minidl/ops/adam.py``, ``minidl/ops/bce_with_logits.py``), whose math they
+follow: the step constants are computed on the host exactly as there.
 """
-import math
-
 from minidl import backend
 from minidl.kernels.launch import launch
+from minidl.ops import registry
+from minidl.ops.adam import start_step, step_scalars
+from minidl.ops.bce_with_logits import reduction_scale
 
 
-def adam_update(param, state, group, decoupled):
-    """One Adam/AdamW step of ``param`` in place (kernel ``adam_update``), with the
-    step constants computed on the host exactly as minidl/optim/adam.py uses them.
-    ``state`` holds ``step`` (already advanced), ``exp_avg`` and ``exp_avg_sq``."""
-    xp = backend.get_array_module(param.data)
-    t, (b1, b2), lr, wd = state["step"], group["betas"], group["lr"], group["weight_decay"]
-    grad = xp.ascontiguousarray(param.grad, dtype=param.data.dtype)
-    size = param.data.size
-    launch("adam_update", size, param.data, grad, state["exp_avg"], state["exp_avg_sq"], size,
-           b1, 1 - b1, b2, 1 - b2, group["eps"],
-           0.0 if decoupled else wd, 1 - lr * wd if decoupled else 1.0,
-           lr / (1 - b1 ** t), math.sqrt(1 - b2 ** t))
+class FusedAdam:
+    """The ``adam`` op on a device: kernel ``adam_update``, one thread per element."""
+
+    @staticmethod
+    def supports(param, **hyper):
+        return param.flags.c_contiguous  # the kernel indexes flat memory
+
+    @staticmethod
+    def update(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, decoupled=False):
+        """One Adam (``decoupled``: AdamW) step of ``param`` in place, as the reference's ``update``."""
+        xp = backend.get_array_module(param)
+        t = start_step(param, state)
+        b1, b2 = betas
+        rate, correction2 = step_scalars(t, lr, betas)
+        grad = xp.ascontiguousarray(grad, dtype=param.dtype)
+        launch("adam_update", param.size, param, grad, state["exp_avg"], state["exp_avg_sq"], param.size,
+               b1, 1 - b1, b2, 1 - b2, eps,
+               0.0 if decoupled else weight_decay, 1 - lr * weight_decay if decoupled else 1.0,
+               rate, correction2)
 
 
 def _per_class_or_element(xp, w, shape):
@@ -30,24 +47,35 @@ def _per_class_or_element(xp, w, shape):
     return 2, xp.ascontiguousarray(xp.broadcast_to(w, shape))
 
 
-def bce_with_logits(loss_fn, logits, targets):
-    """(loss as a Python float, dLoss/dlogits) of ``loss_fn`` (a BCEWithLogitsLoss) in one pass
-    (kernel ``bce_with_logits``); the loss elements are summed by CuPy's own reduction."""
-    from minidl.losses.bce import as_targets  # here: minidl.losses imports this module
-    xp = backend.get_array_module(logits)
-    x = xp.ascontiguousarray(logits)
-    y = xp.ascontiguousarray(as_targets(targets, logits))
-    classes = x.shape[-1] if x.ndim else 1
-    dummy = xp.zeros(1, dtype=x.dtype)  # stands for an absent weight array
-    weight_mode, weight = 0, dummy
-    if loss_fn.weight is not None:
-        weight_mode, weight = _per_class_or_element(xp, loss_fn.weight.like(logits), x.shape)
-    pos_weight = dummy
-    if loss_fn.pos_weight is not None:
-        pos = loss_fn.pos_weight.like(logits, logits.shape[-1:])
-        pos_weight = xp.ascontiguousarray(xp.broadcast_to(pos, (classes,)))
-    scale = 1.0 / x.size if loss_fn.reduction == "mean" else 1.0
-    loss, grad = xp.empty_like(x), xp.empty_like(x)
-    launch("bce_with_logits", x.size, x, y, weight, weight_mode, pos_weight,
-           int(loss_fn.pos_weight is not None), x.size, classes, scale, loss, grad)
-    return float(xp.sum(loss)) * scale, grad
+class FusedBCEWithLogits:
+    """The ``bce_with_logits`` op on a device: kernel ``bce_with_logits`` writes each
+    element's loss and gradient; CuPy's own reduction sums the loss."""
+
+    @staticmethod
+    def forward(logits, targets, weight=None, pos_weight=None, reduction="mean"):
+        """(loss as a Python float, saved = dLoss/dlogits), as the reference's ``forward``."""
+        xp = backend.get_array_module(logits)
+        x = xp.ascontiguousarray(logits)
+        y = xp.ascontiguousarray(targets, dtype=x.dtype)
+        classes = x.shape[-1] if x.ndim else 1
+        dummy = xp.zeros(1, dtype=x.dtype)  # stands for an absent weight array
+        weight_mode, w = 0, dummy
+        if weight is not None:
+            weight_mode, w = _per_class_or_element(xp, xp.asarray(weight, dtype=x.dtype), x.shape)
+        pos = dummy
+        if pos_weight is not None:
+            pos = xp.ascontiguousarray(xp.broadcast_to(xp.asarray(pos_weight, dtype=x.dtype), (classes,)))
+        scale = reduction_scale(x, reduction)
+        loss, grad = xp.empty_like(x), xp.empty_like(x)
+        launch("bce_with_logits", x.size, x, y, w, weight_mode, pos, int(pos_weight is not None),
+               x.size, classes, scale, loss, grad)
+        return float(xp.sum(loss)) * scale, grad
+
+    @staticmethod
+    def backward(saved, weight=None, pos_weight=None, reduction="mean"):
+        """The gradient the forward kernel computed."""
+        return saved
+
+
+registry.register("adam", device="gpu", name="cuda_fused", impl=FusedAdam)
+registry.register("bce_with_logits", device="gpu", name="cuda_fused", impl=FusedBCEWithLogits)

@@ -172,18 +172,14 @@ def check_adam(target, case, dtype, rng):
     options = dict(lr=1e-2, weight_decay=weight_decay)
     reference, kernel = optimizer_class([host], **options), optimizer_class([twin], **options)
     state = kernel.state.setdefault(twin, {})
-    xp = md.backend.get_array_module(twin.data)
     for g in grads:
         host.grad = g.copy()
         reference.step()
         twin.grad = target.put(g.copy())
         if target.on_device:
             kernel.step()
-        else:  # the step that Adam._update dispatches to on a device array
-            if not state:
-                state.update(step=0, exp_avg=xp.zeros_like(twin.data), exp_avg_sq=xp.zeros_like(twin.data))
-            state["step"] += 1
-            device_training.adam_update(twin, state, kernel.param_groups[0], kernel.decoupled)
+        else:  # the implementation Adam's step runs on a device array
+            device_training.FusedAdam.update(twin.data, twin.grad, state, **kernel.hyper(kernel.param_groups[0]))
     return _errors([(host.data, target.get(twin.data)),
                     (reference.state[host]["exp_avg_sq"], target.get(state["exp_avg_sq"]))])
 
@@ -203,7 +199,8 @@ def check_bce(target, case, dtype, rng):
     if target.on_device:
         loss, grad = kernel(target.put(logits), target.put(targets)), kernel.backward()
     else:
-        loss, grad = device_training.bce_with_logits(kernel, logits, targets)
+        # the implementation the loss runs on device arrays, with the hyper-parameters it passes
+        loss, grad = device_training.FusedBCEWithLogits.forward(logits, targets, **kernel.hyper(logits))
     return _errors([(loss_ref, loss), (grad_ref, target.get(grad))])
 
 

@@ -17,13 +17,16 @@ them later just works.
 ``load_state_dict`` into an optimizer built over the same parameter list
 resumes training bit for bit.
 """
-from minidl import backend
+from minidl import backend, ops
 from minidl.module import Parameter
 
 
 class Optimizer:
-    """Subclasses set their defaults, validate a group in ``_check_group`` and
-    update one parameter in ``_update(p, group, state)``."""
+    """Subclasses set their defaults, validate a group in ``_check_group`` and name
+    the op of their update (``op``, in ``minidl/ops``): ``step()`` runs it on every
+    trainable parameter with the group's hyper-parameters (``hyper``)."""
+
+    op = None
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -61,8 +64,16 @@ class Optimizer:
         if not group["lr"] >= 0:
             raise ValueError(f"lr must be >= 0, got {group['lr']}")
 
+    def hyper(self, group):
+        """The update op's hyper-parameters for ``group``: its entries but the parameters."""
+        return {k: v for k, v in group.items() if k != "params"}
+
     def _update(self, p, group, state):
-        raise NotImplementedError(f"{type(self).__name__} has no _update")
+        """One parameter's update, in place, by the op's implementation for ``p``'s device."""
+        if self.op is None:
+            raise NotImplementedError(f"{type(self).__name__} names no update op")
+        hyper = self.hyper(group)
+        ops.implementation(self.op, p.data, **hyper).update(p.data, p.grad, state, **hyper)
 
     def step(self):
         """Update every trainable parameter in place from its ``.grad``."""

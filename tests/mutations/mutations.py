@@ -16,24 +16,55 @@ class Mutation:
     covered_by: str = ""  # caught elsewhere than this script can run
 
 
+def decay_after_step(path, last_line):
+    """Edits moving AdamW's decoupled decay in ``path`` from before the step to after ``last_line``."""
+    decay = "    if weight_decay and decoupled:\n        param *= 1 - lr * weight_decay\n"
+    return [(path, decay + "    elif weight_decay:", "    if weight_decay and not decoupled:"),
+            (path, last_line, last_line + decay)]
+
+
 ENGINE = [
     Mutation(
         "ce_without_max_shift", "cross-entropy's log-softmax without subtracting the row maximum",
-        [("minidl/losses/cross_entropy.py", "z = logits - xp.max(logits, axis=1, keepdims=True)", "z = logits")],
-        ["tests/engine/test_losses.py"]),
+        [("minidl/ops/cross_entropy.py", "z = logits - xp.max(logits, axis=1, keepdims=True)", "z = logits")],
+        ["tests/engine/test_cross_entropy.py"]),
     Mutation(
         "bce_log_of_plain_sigmoid", "BCE as log(σ(x)) and log(1 - σ(x)) of a plain sigmoid",
-        [("minidl/losses/bce.py",
+        [("minidl/ops/bce_with_logits.py",
           "loss = -w * (pos * log_sigmoid(logits) + (1 - y) * log_sigmoid(-logits))",
-          "p = 1 / (1 + xp.exp(-logits))\n        loss = -w * (pos * xp.log(p) + (1 - y) * xp.log(1 - p))")],
+          "p = 1 / (1 + xp.exp(-logits))\n    loss = -w * (pos * xp.log(p) + (1 - y) * xp.log(1 - p))")],
         ["tests/engine/test_losses.py"]),
     Mutation(
-        "adamw_decay_after_step", "AdamW shrinks the weights after the Adam step instead of before",
-        [("minidl/optim/adam.py", "        if wd and self.decoupled:\n            p.data *= 1 - lr * wd\n"
-          "        elif wd:", "        if wd and not self.decoupled:"),
-         ("minidl/optim/adam.py", "        p.data -= step\n",
-          "        p.data -= step\n        if wd and self.decoupled:\n            p.data *= 1 - lr * wd\n")],
-        ["tests/engine/test_optim.py"]),
+        "bce_backward_drops_pos_weight", "BCE's backward (the reference) forgets pos_weight: y σ(-x), not p y σ(-x)",
+        [("minidl/ops/bce_with_logits.py", "((1 - y) * sigmoid(logits) - pos * sigmoid(-logits))",
+          "((1 - y) * sigmoid(logits) - y * sigmoid(-logits))")],
+        ["tests/engine/test_losses.py", "tests/engine/test_loss_ops.py"]),
+    Mutation(
+        "loss_backward_before_forward", "the Loss base class lets backward run before any forward",
+        [("minidl/losses/loss.py", "        if self._cache is None:\n", "        if False:\n")],
+        ["tests/engine/test_losses.py", "tests/engine/test_loss_ops.py"]),
+    Mutation(
+        "fused_bce_ignores_pos_weight", "the GPU BCE launcher tells bce.cu there is no pos_weight",
+        [("minidl/kernels/device_training.py", "int(pos_weight is not None)", "0")],
+        ["tests/engine/test_loss_ops.py", "tests/kernels/test_kernels_on_cpu.py", "-k", "bce"]),
+    Mutation(
+        "adamw_decay_after_step", "AdamW (the reference) shrinks the weights after the Adam step instead of before",
+        decay_after_step("minidl/ops/adam.py", "    param -= (m * rate) / (xp.sqrt(v) / correction2 + eps)\n"),
+        ["tests/engine/test_optim.py", "tests/engine/test_optim_ops.py"]),
+    Mutation(
+        "adam_blocked_decay_after_step", "AdamW in blocks (the default host path) decays after the step",
+        decay_after_step("minidl/fast_cpu/adam_blocked.py",
+                         "        _adam_block(xp, *(a[part] for a in flat), step[:n], denom[:n], *scalars)\n"),
+        ["tests/engine/test_optim.py", "tests/engine/test_optim_ops.py"]),
+    Mutation(
+        "adam_blocked_skips_short_block", "blocked Adam never updates the short last block of a parameter",
+        [("minidl/fast_cpu/adam_blocked.py", "for start in range(0, size, block):",
+          "for start in range(0, size - block + 1, block):")],
+        ["tests/engine/test_optim.py", "tests/engine/test_optim_ops.py"]),
+    Mutation(
+        "fused_adam_without_bias_correction", "the GPU Adam launcher passes lr and 1 instead of the bias corrections",
+        [("minidl/kernels/device_training.py", "               rate, correction2)", "               lr, 1.0)")],
+        ["tests/engine/test_optim_ops.py", "tests/kernels/test_kernels_on_cpu.py", "-k", "adam"]),
     Mutation(
         "linear_weight_grad_over_batch", "Linear's weight gradient divided by the batch size",
         [("minidl/ops/linear.py", "dy.T @ x, dy.sum(axis=0)", "(dy.T @ x) / x.shape[0], dy.sum(axis=0)")],
