@@ -26,7 +26,7 @@ COMPUTE_PACKAGES = ("layers", "losses", "optim", "ops", "fast_cpu")
 # The ops table's tools (lookup, the map, the check runner): not compute code.
 OPS_TOOLS = {"registry.py", "table.py", "check.py", "__main__.py"}
 MODELS = pathlib.Path(hpa.models.__file__).parent
-HOST_SIDE_MODULES = ("checkpoint.py", "pretrained.py")  # they read and write weight files
+HOST_SIDE_MODULES = ("checkpoint.py", "checkpoint_file.py", "checkpoint_meta.py", "pretrained.py")  # weight files
 # Functions that may copy to the host: they run once per run or per checkpoint, not per step.
 HOST_SIDE_FUNCTIONS = {"__init__", "state_dict", "load_state_dict", "_host_copy", "_to_param"}
 HOST_COPIES = {"to_numpy", "asnumpy"}
