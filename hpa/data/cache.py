@@ -23,11 +23,13 @@ file's space is reserved before any row is written
 however it ends, and ignore Ctrl-C and SIGTERM, which the parent handles
 by shutting the pool down (:mod:`hpa.worker_pool`).
 """
+import contextlib
 import functools
 import json
 import logging
 import math
 import os
+import stat
 
 import numpy as np
 from tqdm import tqdm
@@ -96,8 +98,7 @@ def _build(dataset, size, cache_dir, workers, skip_bad, progress, chunk_size):
         state = {"fingerprint": fingerprint, "size": size, "chunk_size": chunk, "done": [], "bad": []}
         if os.path.exists(progress_path):
             os.remove(progress_path)
-        create_npy(images_path, np.uint8, (len(dataset), len(CHANNELS), size, size),
-                   f"the size-{size} image cache")
+        _new_images_file(images_path, (len(dataset), len(CHANNELS), size, size), f"the size-{size} image cache")
         atomic_write_text(progress_path, json.dumps(state))
     else:
         log.info("resuming cache build in %s: %d chunks already done", cache_dir, len(state["done"]))
@@ -124,8 +125,24 @@ def _reusable(cache_dir, size, manifest_path, fingerprint):
         return None
 
 
+def _new_images_file(images_path, shape, what):
+    """Create the images file, uint8 ``shape``, as a temporary file renamed into place.
+
+    Whatever was at the path (a stale cache, or a symbolic link planted in
+    a shared folder such as /tmp) is replaced, never opened: a link goes,
+    its target stays untouched. The old file is removed first, so that its
+    space counts as free.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(images_path)
+    with atomic_path(images_path) as tmp:
+        create_npy(tmp, np.uint8, shape, what)
+
+
 def _resume_state(progress_path, images_path, size, fingerprint):
     """The progress record of an interrupted build of the same cache, or None."""
+    if not _regular_file(images_path):  # only a file this process made is written through
+        return None
     try:
         with open(progress_path, encoding="utf-8") as f:
             state = json.load(f)
@@ -136,6 +153,13 @@ def _resume_state(progress_path, images_path, size, fingerprint):
     if state.get("fingerprint") != fingerprint or state.get("size") != size or images.shape != expected:
         return None
     return state
+
+
+def _regular_file(path):
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _fill(dataset, size, images_path, progress_path, state, workers, skip_bad, progress):
