@@ -45,7 +45,9 @@ def test_a_signal_between_fork_and_set_up_never_reaches_the_parents_handlers(mon
     with stop_on_sigterm():  # the parent's handlers, as in every hpa command
         with worker_pool.unordered_results(_signal_state, [(i,) for i in range(6)], workers=2) as results:
             states = [result for _, result in results]
-    assert len(states) == 6 and len({pid for pid, *_ in states}) == 2
+    # Every worker came through (a handler run in one would break the pool, with a traceback),
+    # and those that drew a task had their own handlers.
+    assert len(states) == 6
     for _, on_int, on_term, blocked in states:
         assert (on_int, on_term) == (signal.SIG_IGN, signal.SIG_IGN)
         assert signal.SIGINT not in blocked and signal.SIGTERM not in blocked
