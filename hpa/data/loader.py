@@ -20,21 +20,15 @@ exactly the batches the original run saw, and a data-parallel run
 sees the same augmented samples on any number of them.
 
 Background work: worker threads build the next batches while the consumer
-trains on the current one. Threads (not processes) suffice because NumPy
-releases the GIL inside its heavy loops (copies, casts, arithmetic), and they
-share the memmap without pickling. Results come back in order; an exception
-raised while building a batch is re-raised in the consumer at that batch; and
-leaving the loop early (``break``) stops the workers after the batches they
-are building.
+trains on the current one (:mod:`hpa.data.run_ahead`).
 """
-import collections
 import itertools
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from hpa.data.augment_streams import SampleStreams
 from hpa.data.labels import NUM_CLASSES, as_label_matrix
+from hpa.data.run_ahead import run_ahead
 from hpa.data.union import StackedImages
 from hpa.errors import HpaError
 
@@ -109,7 +103,10 @@ class BatchLoader:
         data source of each row, :mod:`hpa.data.union`) they are (G, 4), one
         row of statistics per source.
     augment: callable ``augment(x, rng) -> x`` on the uint8 batch before
-        normalisation (see :mod:`hpa.data.augment`), or None. It returns a new
+        normalisation (see :mod:`hpa.data.augment`), or None. ``rng`` is a
+        :class:`~hpa.data.augment_streams.SampleStreams`: each image draws
+        from its own stream, so the first dimension of every draw runs over
+        the images. It returns a new
         array or (a view of) its input, never an array it keeps: the loader
         normalises the result in place.
     copy_augment, copies_from: entries ``indices[copies_from:]`` are copies
@@ -199,7 +196,7 @@ class BatchLoader:
         jobs = (self._job(positions, epoch, k) for k in range(self.start_batch, len(self)))
         if self.workers == 0:
             return itertools.starmap(self.make_batch, jobs)
-        return _run_ahead(self.make_batch, jobs, self.workers, self.prefetch)
+        return run_ahead(self.make_batch, jobs, self.workers, self.prefetch)
 
     def _share(self, n):
         """The part [start, stop) of a batch of ``n`` samples that this loader yields: all of it."""
@@ -257,27 +254,6 @@ class BatchLoader:
             x = self.copy_augment.apply_to(x, copies, SampleStreams(
                 np.random.default_rng([self.seed, epoch, 3, p]) for p in slots))
         return x
-
-
-def _run_ahead(build, jobs, workers, prefetch):
-    """Yield ``build(*job)`` for each job in order, computed by background threads.
-
-    At most ``workers + prefetch`` batches exist at once (being built or
-    waiting), which bounds memory. Stopping the generator (``break`` drops it)
-    cancels queued jobs and waits only for the ones already running.
-    """
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hpa-loader")
-    pending = collections.deque()
-    try:
-        for job in itertools.islice(jobs, workers + prefetch):
-            pending.append(pool.submit(build, *job))
-        while pending:
-            batch = pending.popleft().result()  # re-raises a worker's exception here
-            for job in itertools.islice(jobs, 1):
-                pending.append(pool.submit(build, *job))
-            yield batch
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def channel_stats(images, indices=None, max_samples=2000, seed=0):
