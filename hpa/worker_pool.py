@@ -57,7 +57,6 @@ def unordered_results(function, tasks, workers, initializer=None, initargs=()):
     tasks = [tuple(task) for task in tasks]
     pool = ProcessPoolExecutor(max(1, min(workers, len(tasks))), mp_context=_context(),
                                initializer=_start_worker, initargs=(os.getpid(), initializer, initargs))
-    futures = {}
     try:
         # Every fork happens here, with Ctrl-C and SIGTERM held back: the
         # executor starts its processes (and its manager thread, which
@@ -66,8 +65,9 @@ def unordered_results(function, tasks, workers, initializer=None, initargs=()):
             futures = {pool.submit(function, *task): task for task in tasks}
         yield ((futures[future], future.result()) for future in as_completed(futures))
     except BaseException:
-        for future in futures:
-            future.cancel()  # the queued ones
+        # Queued tasks are cancelled by the shutdown below. Not here: the
+        # executor's thread would then fail a cancelled task, with a
+        # traceback, on seeing the killed workers (CPython 3.11).
         _kill_workers(pool)
         raise
     finally:
