@@ -6,7 +6,6 @@ import sys
 
 from hpa.cli import ArgumentParser, positive_int, run
 from hpa.interrupts import phase
-from hpa.synthetic.generate import generate
 
 
 def main(argv=None):
@@ -23,6 +22,8 @@ def main(argv=None):
                         help="processes drawing images (default: one per core)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    # Imported here, under hpa.cli.run: a Ctrl-C while NumPy loads is a stop like any other.
+    from hpa.synthetic.generate import generate
     # A stop (Ctrl-C, SIGTERM) ends in hpa.cli.run's one line and exit code 130 or 143.
     with phase("generating the synthetic data", "run the same command again to finish; drawn images are kept"):
         out = generate(args.out, n=args.n, size=args.size, seed=args.seed,
