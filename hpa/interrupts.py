@@ -13,8 +13,10 @@ and :func:`hpa.cli.run` prints ``interrupted while <what>: <advice>`` when
 a stop arrives within it. SIGTERM (what ``kill`` and job schedulers send) is turned
 into the same ``KeyboardInterrupt`` as Ctrl-C by :func:`stop_on_sigterm`, so
 both unwind through ``finally`` blocks (worker pools shut down, temporary
-files removed) instead of vanishing silently. Worker processes call
-:func:`die_with_parent` so that none outlives a parent killed outright.
+files removed) instead of vanishing silently. Worker processes
+(:mod:`hpa.worker_pool`) are forked with both signals held back
+(:func:`stop_signals_held`), then ignore them (:func:`die_with_parent`):
+the parent alone decides to stop, and no worker outlives it.
 """
 import contextlib
 import ctypes
@@ -71,25 +73,49 @@ def stop_on_sigterm():
 
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def stop_signals_held():
+    """Hold back Ctrl-C and SIGTERM in this thread within the block; they arrive after it.
+
+    A process forked within the block starts with both signals blocked, so
+    that the parent's Python handlers (which raise ``KeyboardInterrupt`` or
+    :class:`Terminated`) can never run in it: its first act,
+    :func:`die_with_parent`, replaces them and only then unblocks. Signals
+    sent to this process meanwhile stay pending, not lost, and are handled
+    as the block ends. Keep the block short (forking and queueing work).
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def die_with_parent(parent_pid):
-    """Make this worker process exit when the process ``parent_pid`` that started it dies.
+    """Make this worker process leave Ctrl-C and SIGTERM to its parent, and die with it.
 
-    Called first thing in a worker. Ctrl-C reaches every process of the
-    terminal's group, so the worker ignores SIGINT and leaves the decision to
-    its parent; SIGTERM gets its default action (exit) back. On Linux the
-    kernel sends SIGTERM when the parent dies (``prctl(PR_SET_PDEATHSIG)``);
-    elsewhere a thread checks once a second whether the parent is gone.
+    Called first thing in a worker forked within :func:`stop_signals_held`.
+    Ctrl-C reaches every process of the terminal's group, and a job
+    scheduler may send SIGTERM to all of a job's processes: the worker
+    ignores both and leaves the decision to its parent, which stops its
+    pool (:mod:`hpa.worker_pool`). Ignoring discards a signal that came
+    while they were held, so the inherited handlers never run. On Linux the
+    kernel kills the worker when the parent dies, however it dies
+    (``prctl(PR_SET_PDEATHSIG, SIGKILL)``); elsewhere a thread checks once a
+    second whether the parent is gone.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
     else:
         threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
     if os.getppid() != parent_pid:  # the parent died before the request took effect
         os._exit(1)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 def _exit_when_orphaned(parent_pid):

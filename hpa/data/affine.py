@@ -155,7 +155,7 @@ class Rotate(Augmentation):
             matrices = affine_matrices(images.shape[2], images.shape[3], angle=angle)
             return warp_affine(images, matrices, self.mode)
 
-        return self._on_chosen(warp, x, chosen, inplace)
+        return self._on_chosen(warp, x, chosen, inplace, rng)
 
 
 class RandomCrop(Augmentation):
@@ -183,7 +183,7 @@ class RandomCrop(Augmentation):
             matrices[:, 1, 2] = top + 0.5 * k - 0.5
             return warp_affine(images, matrices, "edge")
 
-        return self._on_chosen(warp, x, chosen, inplace)
+        return self._on_chosen(warp, x, chosen, inplace, rng)
 
 
 class Affine(Augmentation):
@@ -217,4 +217,4 @@ class Affine(Augmentation):
             )
             return warp_affine(images, matrices, self.mode)
 
-        return self._on_chosen(warp, x, chosen, inplace)
+        return self._on_chosen(warp, x, chosen, inplace, rng)

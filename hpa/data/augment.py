@@ -8,8 +8,10 @@ An augmentation is an object called as ``aug(x, rng)``:
 
 * ``p`` is the probability that it changes a given image. Each image of the
   batch decides on its own, so one batch mixes changed and unchanged images.
-* ``rng`` is a ``numpy.random.Generator``. All randomness comes from it, so the
-  same seed gives the same output.
+* ``rng`` is a ``numpy.random.Generator``, or a
+  :class:`~hpa.data.augment_streams.SampleStreams` giving each image its own
+  stream (what the loaders pass). All randomness comes from it, so the same
+  seed gives the same output.
 * The input is left alone and a new array returned, unless the caller
   passes ``inplace=True`` to allow reusing its memory (:class:`Compose` does
   so for the intermediate arrays it owns).
@@ -29,8 +31,11 @@ argument checks) and the steps of :func:`default_augmentation`: flips and
 :mod:`hpa.data.noise_blur`; rotations by any angle, crops and affine motions
 resample the image and live with their engine in :mod:`hpa.data.affine`.
 """
+import contextlib
+
 import numpy as np
 
+from hpa.data.augment_streams import SampleStreams
 from hpa.errors import HpaError
 
 
@@ -90,26 +95,32 @@ class Augmentation:
         made itself, saving a fresh allocation per step.
         """
         check_batch(x)
-        if not isinstance(rng, np.random.Generator):
-            raise HpaError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
+        if not isinstance(rng, (np.random.Generator, SampleStreams)):
+            raise HpaError(f"rng: expected a numpy.random.Generator or SampleStreams, got {type(rng).__name__}")
         return self._augment(x, rng.random(len(x)) < self.p, rng, inplace)
 
     def _augment(self, x, chosen, rng, inplace):
         raise NotImplementedError(f"{type(self).__name__} must implement _augment")
 
-    def _on_chosen(self, transform, x, chosen, inplace):
+    def _on_chosen(self, transform, x, chosen, inplace, rng):
         """Batch with ``transform`` applied to the chosen images only.
 
         ``transform`` maps the chosen images (b, C, H, W), b >= 1, in the
         caller's dtype, to a new array; it must not modify its input. The
         other images are copied (or, with ``inplace``, kept) unchanged.
+        ``rng`` is the one ``transform`` draws from: with per-image streams
+        (:class:`~hpa.data.augment_streams.SampleStreams`) its draws run over
+        the chosen images.
         """
+        drawing = rng.only(chosen) if isinstance(rng, SampleStreams) else contextlib.nullcontext()
         if chosen.all() and len(x):
-            return transform(x)
+            with drawing:
+                return transform(x)
         dtype = x.dtype if self.keeps_dtype else np.dtype(np.float32)
         out = x if inplace and x.dtype == dtype else x.astype(dtype)
         if chosen.any():
-            out[chosen] = transform(x[chosen])
+            with drawing:
+                out[chosen] = transform(x[chosen])
         return out
 
     def __repr__(self):
@@ -194,14 +205,17 @@ class Dihedral(Augmentation):
         def turn(images):
             g = rng.integers(0, 8, len(images))
             out = np.empty_like(images)
-            # One vectorised copy per group element rather than one per image.
-            for element in range(8):
-                members = np.flatnonzero(g == element)
-                if len(members):
+            # One vectorised copy per group element drawn rather than one per
+            # image; the loader augments image by image, so one element is common.
+            for element in np.unique(g).tolist():
+                members = g == element
+                if members.all():
+                    out[...] = dihedral(images, element)
+                else:
                     out[members] = dihedral(images[members], element)
             return out
 
-        return self._on_chosen(turn, x, chosen, inplace)
+        return self._on_chosen(turn, x, chosen, inplace, rng)
 
 
 # ------------------------------------------------------------- intensities

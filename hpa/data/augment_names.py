@@ -14,6 +14,7 @@ import numpy as np
 
 from hpa.data.affine import Affine, RandomCrop, Rotate
 from hpa.data.augment import Augmentation, Brightness, Compose, Contrast, Dihedral, check_batch
+from hpa.data.augment_streams import SampleStreams
 from hpa.data.noise_blur import GaussianBlur, GaussianNoise
 from hpa.errors import HpaError
 
@@ -39,9 +40,12 @@ class OneOf(Augmentation):
 
     def _augment(self, x, chosen, rng, inplace):
         pick = rng.choice(len(self.augmentations), size=len(x), p=self.weights)
+        # With one stream per image every member draws for every image, so that
+        # an image's draws never depend on what its neighbours picked.
+        every_member = isinstance(rng, SampleStreams)
         for j, aug in enumerate(self.augmentations):
             mask = chosen & (pick == j)
-            if mask.any():
+            if mask.any() or every_member:
                 y = aug._augment(x, mask, rng, inplace)
                 inplace = inplace or y is not x
                 x = y

@@ -20,14 +20,16 @@ The build holds a file lock (:mod:`hpa.data.cache_lock`): a second process
 asking for the same cache waits, then uses the finished one. The images
 file's space is reserved before any row is written
 (:mod:`hpa.data.disk_space`). Worker processes exit with their parent,
-however it ends, and ignore Ctrl-C, which the parent handles by shutting
-the pool down.
+however it ends, and ignore Ctrl-C and SIGTERM, which the parent handles
+by shutting the pool down (:mod:`hpa.worker_pool`).
 """
+import contextlib
+import functools
 import json
 import logging
 import math
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import stat
 
 import numpy as np
 from tqdm import tqdm
@@ -39,7 +41,7 @@ from hpa.data.disk_space import create_npy, reserve
 from hpa.data.imageio import resize_area
 from hpa.data.labels import CHANNELS
 from hpa.errors import HpaError
-from hpa.interrupts import die_with_parent
+from hpa.worker_pool import unordered_results
 from minidl.atomic import atomic_path, atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -96,8 +98,7 @@ def _build(dataset, size, cache_dir, workers, skip_bad, progress, chunk_size):
         state = {"fingerprint": fingerprint, "size": size, "chunk_size": chunk, "done": [], "bad": []}
         if os.path.exists(progress_path):
             os.remove(progress_path)
-        create_npy(images_path, np.uint8, (len(dataset), len(CHANNELS), size, size),
-                   f"the size-{size} image cache")
+        _new_images_file(images_path, (len(dataset), len(CHANNELS), size, size), f"the size-{size} image cache")
         atomic_write_text(progress_path, json.dumps(state))
     else:
         log.info("resuming cache build in %s: %d chunks already done", cache_dir, len(state["done"]))
@@ -124,8 +125,24 @@ def _reusable(cache_dir, size, manifest_path, fingerprint):
         return None
 
 
+def _new_images_file(images_path, shape, what):
+    """Create the images file, uint8 ``shape``, as a temporary file renamed into place.
+
+    Whatever was at the path (a stale cache, or a symbolic link planted in
+    a shared folder such as /tmp) is replaced, never opened: a link goes,
+    its target stays untouched. The old file is removed first, so that its
+    space counts as free.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(images_path)
+    with atomic_path(images_path) as tmp:
+        create_npy(tmp, np.uint8, shape, what)
+
+
 def _resume_state(progress_path, images_path, size, fingerprint):
     """The progress record of an interrupted build of the same cache, or None."""
+    if not _regular_file(images_path):  # only a file this process made is written through
+        return None
     try:
         with open(progress_path, encoding="utf-8") as f:
             state = json.load(f)
@@ -138,37 +155,41 @@ def _resume_state(progress_path, images_path, size, fingerprint):
     return state
 
 
+def _regular_file(path):
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def _fill(dataset, size, images_path, progress_path, state, workers, skip_bad, progress):
     """Fill every chunk not yet in ``state["done"]``, recording each as it ends."""
     n, chunk = len(dataset), state["chunk_size"]
     done = set(state["done"])
     todo = [(start, min(n, start + chunk)) for start in range(0, n, chunk) if start // chunk not in done]
     finished = n - sum(stop - start for start, stop in todo)
-    with tqdm(total=n, initial=finished, disable=not progress, unit="sample",
-              desc=f"caching {size}px") as bar:
+    bar = functools.partial(tqdm, total=n, initial=finished, disable=not progress, unit="sample",
+                            desc=f"caching {size}px")
 
-        def record(start, stop, bad):
-            state["done"].append(start // chunk)
-            state["bad"].extend(bad)
-            atomic_write_text(progress_path, json.dumps(state))
-            bar.update(stop - start)
+    def record(start, stop, bad):
+        state["done"].append(start // chunk)
+        state["bad"].extend(bad)
+        atomic_write_text(progress_path, json.dumps(state))
+        progress_bar.update(stop - start)
 
-        args = (dataset, images_path, size, skip_bad)
-        if workers == 1 or len(todo) <= 1:
-            filler = _ChunkFiller(*args)
+    args = (dataset, images_path, size, skip_bad)
+    if workers == 1 or len(todo) <= 1:
+        filler = _ChunkFiller(*args)
+        with bar() as progress_bar:
             for start, stop in todo:
                 record(start, stop, filler(start, stop))
-            return
-        pool = ProcessPoolExecutor(min(workers, len(todo)), initializer=_init_worker,
-                                   initargs=(os.getpid(), *args))
-        try:
-            futures = {pool.submit(_fill_chunk, start, stop): (start, stop) for start, stop in todo}
-            for future in as_completed(futures):
-                record(*futures[future], future.result())
-        finally:
-            # On an error, drop the queued chunks; running ones finish but
-            # are not recorded, so a resumed build redoes them.
-            pool.shutdown(wait=True, cancel_futures=True)
+        return
+    # On an error or a stop, queued chunks are dropped and running ones
+    # killed, unrecorded: a resumed build redoes them. The workers are
+    # forked before the progress bar's thread starts.
+    with unordered_results(_fill_chunk, todo, workers, _init_worker, args) as results, bar() as progress_bar:
+        for (start, stop), bad in results:
+            record(start, stop, bad)
 
 
 class _ChunkFiller:
@@ -198,10 +219,9 @@ class _ChunkFiller:
 _worker_filler = None
 
 
-def _init_worker(parent_pid, *args):
-    """Pool initializer: exit with the parent; unpickle the dataset once per worker, not per chunk."""
+def _init_worker(*args):
+    """Worker initializer: unpickle the dataset once per worker, not per chunk."""
     global _worker_filler
-    die_with_parent(parent_pid)
     _worker_filler = _ChunkFiller(*args)
 
 

@@ -13,6 +13,8 @@ import fcntl
 import os
 import sys
 
+from hpa.errors import HpaError
+
 
 @contextlib.contextmanager
 def cache_build_lock(cache_dir, size, notify=None):
@@ -22,7 +24,16 @@ def cache_build_lock(cache_dir, size, notify=None):
     another process holds the lock and this one has to wait.
     """
     path = os.path.join(cache_dir, f"build_{size}.lock")
-    with open(path, "a") as handle:
+    try:
+        # Never through a symbolic link: one planted in a shared folder
+        # would make this process create or lock a file of the link's choosing.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError:
+        if os.path.islink(path):
+            raise HpaError(f"{path} is a symbolic link, not a lock file; remove it, or choose another "
+                           f"--cache-dir") from None
+        raise
+    with os.fdopen(fd, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -12,25 +12,23 @@
 the memmap of :mod:`hpa.data.cache`; only the rows of a batch are read.
 
 Reproducibility: the order of epoch ``e`` depends only on ``(seed, e)``, and
-the augmentation of batch ``k`` only on ``(seed, e, k)``, never on thread
-timing. A run resumed with ``set_epoch(e)`` therefore replays exactly the
-batches the original run saw.
+the augmentation of the sample at place ``p`` of that order only on
+``(seed, e, p)``, never on thread timing, the batch size or the other
+samples of its batch. A run resumed with ``set_epoch(e)`` therefore replays
+exactly the batches the original run saw, and a data-parallel run
+(:mod:`hpa.data.sharded_loader`), which splits each batch between processes,
+sees the same augmented samples on any number of them.
 
 Background work: worker threads build the next batches while the consumer
-trains on the current one. Threads (not processes) suffice because NumPy
-releases the GIL inside its heavy loops (copies, casts, arithmetic), and they
-share the memmap without pickling. Results come back in order; an exception
-raised while building a batch is re-raised in the consumer at that batch; and
-leaving the loop early (``break``) stops the workers after the batches they
-are building.
+trains on the current one (:mod:`hpa.data.run_ahead`).
 """
-import collections
 import itertools
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from hpa.data.augment_streams import SampleStreams
 from hpa.data.labels import NUM_CLASSES, as_label_matrix
+from hpa.data.run_ahead import run_ahead
 from hpa.data.union import StackedImages
 from hpa.errors import HpaError
 
@@ -105,7 +103,10 @@ class BatchLoader:
         data source of each row, :mod:`hpa.data.union`) they are (G, 4), one
         row of statistics per source.
     augment: callable ``augment(x, rng) -> x`` on the uint8 batch before
-        normalisation (see :mod:`hpa.data.augment`), or None. It returns a new
+        normalisation (see :mod:`hpa.data.augment`), or None. ``rng`` is a
+        :class:`~hpa.data.augment_streams.SampleStreams`: each image draws
+        from its own stream, so the first dimension of every draw runs over
+        the images. It returns a new
         array or (a view of) its input, never an array it keeps: the loader
         normalises the result in place.
     copy_augment, copies_from: entries ``indices[copies_from:]`` are copies
@@ -192,28 +193,40 @@ class BatchLoader:
     def __iter__(self):
         epoch = self.epoch
         positions = self._positions(epoch)
-        size = self.batch_size
-        jobs = ((self.indices[part], epoch, k, part >= self.copies_from)
-                for k, part in ((k, positions[k * size:(k + 1) * size]) for k in range(self.start_batch, len(self))))
+        jobs = (self._job(positions, epoch, k) for k in range(self.start_batch, len(self)))
         if self.workers == 0:
             return itertools.starmap(self.make_batch, jobs)
-        return _run_ahead(self.make_batch, jobs, self.workers, self.prefetch)
+        return run_ahead(self.make_batch, jobs, self.workers, self.prefetch)
 
-    def make_batch(self, rows, epoch, k, copies=None):
-        """Build batch ``k`` of ``epoch`` from ``rows`` (B,) -> (x, y); ``copies`` (B,) bool.
+    def _share(self, n):
+        """The part [start, stop) of a batch of ``n`` samples that this loader yields: all of it."""
+        return 0, n
 
-        Thread-safe: it only reads shared state, and its random generator is
-        its own, seeded from ``(seed, epoch, k)``.
+    def _job(self, positions, epoch, k):
+        """Arguments of :meth:`make_batch` for batch ``k`` (this loader's share of it)."""
+        first = k * self.batch_size
+        part = positions[first:first + self.batch_size]
+        start, stop = self._share(len(part))
+        part = part[start:stop]
+        return self.indices[part], epoch, np.arange(first + start, first + stop), part >= self.copies_from
+
+    def make_batch(self, rows, epoch, slots, copies=None):
+        """Build a batch of ``rows`` (B,) -> (x, y).
+
+        ``slots`` (B,) are the rows' places in the epoch's order (0 for the
+        first sample of the epoch); ``copies`` (B,) bool marks oversampled
+        copies. Thread-safe: it only reads shared state, and each sample's
+        random generators are its own, seeded from ``(seed, epoch, slot)``.
         """
         # Reading rows in ascending order lets the OS read ahead in a memmap
         # that is not in the page cache; then restore the requested order.
         ascending = np.argsort(rows, kind="stable")
         x = self.images[rows[ascending]][np.argsort(ascending)]
-        if self.augment is not None:
-            x = self.augment(x, np.random.default_rng([self.seed, epoch, 1, k]))
-        if self.copy_augment is not None and copies is not None and copies.any():
-            x = self.copy_augment.apply_to(x, copies, np.random.default_rng([self.seed, epoch, 2, k]))
-        # x is this batch's own array (a fresh gather, or the augmentation's
+        if copies is None or self.copy_augment is None:
+            copies = np.zeros(len(rows), bool)
+        if self.augment is not None or copies.any():
+            x = self._augment_each(x, epoch, slots, copies)
+        # x is this batch's own array (a fresh gather, or the augmentations'
         # new output), so a float32 one can be normalised in place.
         scale, shift = (self._scale, self._shift) if self.groups is None else \
             (self._scale[self.groups[rows]], self._shift[self.groups[rows]])
@@ -225,26 +238,22 @@ class BatchLoader:
         y = None if self.labels is None else self.labels[rows].astype(np.float32)
         return x, y
 
+    def _augment_each(self, x, epoch, slots, copies):
+        """Augment the images of ``x`` (B, C, S, S), each with random streams of its own.
 
-def _run_ahead(build, jobs, workers, prefetch):
-    """Yield ``build(*job)`` for each job in order, computed by background threads.
-
-    At most ``workers + prefetch`` batches exist at once (being built or
-    waiting), which bounds memory. Stopping the generator (``break`` drops it)
-    cancels queued jobs and waits only for the ones already running.
-    """
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hpa-loader")
-    pending = collections.deque()
-    try:
-        for job in itertools.islice(jobs, workers + prefetch):
-            pending.append(pool.submit(build, *job))
-        while pending:
-            batch = pending.popleft().result()  # re-raises a worker's exception here
-            for job in itertools.islice(jobs, 1):
-                pending.append(pool.submit(build, *job))
-            yield batch
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        The image at slot p of epoch e draws from ``(seed, e, 2, p)``, and, if
+        it is a copy, its copy augmentation from ``(seed, e, 3, p)``
+        (:class:`~hpa.data.augment_streams.SampleStreams`): the result depends on
+        the sample alone, not on the batch size, the batches' split between
+        processes, or the neighbours in a batch.
+        """
+        slots = slots.tolist()
+        if self.augment is not None:
+            x = self.augment(x, SampleStreams(np.random.default_rng([self.seed, epoch, 2, p]) for p in slots))
+        if copies.any():
+            x = self.copy_augment.apply_to(x, copies, SampleStreams(
+                np.random.default_rng([self.seed, epoch, 3, p]) for p in slots))
+        return x
 
 
 def channel_stats(images, indices=None, max_samples=2000, seed=0):

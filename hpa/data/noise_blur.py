@@ -31,14 +31,14 @@ class GaussianNoise(Augmentation):
             noise *= sigma
             return images + noise
 
-        return self._on_chosen(add_noise, x, chosen, inplace)
+        return self._on_chosen(add_noise, x, chosen, inplace, rng)
 
 
 class GaussianBlur(Augmentation):
     """Blur with a Gaussian of random standard deviation in ``sigma`` (pixels).
 
     Separable: a 1-D kernel along the width, then along the height, each
-    image with its own sigma. Kernels reach 3 sigma of the widest one and sum
+    image with its own sigma. Kernels reach 3 sigma (at least 1 px) and sum
     to 1, so flat regions keep their value and the image mean barely moves
     (borders are mirrored).
     """
@@ -50,15 +50,25 @@ class GaussianBlur(Augmentation):
     def _augment(self, x, chosen, rng, inplace):
         def blur(images):
             sigma = rng.uniform(*self.sigma, len(images))
-            radius = max(1, int(np.ceil(3 * sigma.max())))
-            taps = np.arange(-radius, radius + 1)
-            # All kernels share the widest support; narrower ones are ~0 at its ends.
-            kernels = np.exp(-0.5 * (taps / np.maximum(sigma, 1e-6)[:, None]) ** 2)
-            kernels = (kernels / kernels.sum(axis=1, keepdims=True)).astype(np.float32)
-            out = _convolve_along_width(images, kernels)
-            return _convolve_along_width(out.swapaxes(2, 3), kernels).swapaxes(2, 3)
+            # Each kernel reaches 3 of its own sigma, so that an image's blur does
+            # not depend on the other images of its batch; one pass per radius.
+            radii = np.maximum(1, np.ceil(3 * sigma)).astype(np.int64)
+            out = np.empty(images.shape, np.float32)
+            for radius in np.unique(radii).tolist():
+                members = radii == radius
+                out[members] = _gaussian_blur(images[members], sigma[members], radius)
+            return out
 
-        return self._on_chosen(blur, x, chosen, inplace)
+        return self._on_chosen(blur, x, chosen, inplace, rng)
+
+
+def _gaussian_blur(images, sigma, radius):
+    """Blur ``images`` (b, C, H, W) with Gaussians of ``sigma`` (b,) cut at ``radius`` px -> float32."""
+    taps = np.arange(-radius, radius + 1)
+    kernels = np.exp(-0.5 * (taps / np.maximum(sigma, 1e-6)[:, None]) ** 2)
+    kernels = (kernels / kernels.sum(axis=1, keepdims=True)).astype(np.float32)
+    out = _convolve_along_width(images, kernels)
+    return _convolve_along_width(out.swapaxes(2, 3), kernels).swapaxes(2, 3)
 
 
 def _convolve_along_width(x, kernels):

@@ -15,23 +15,19 @@ What must not depend on K:
   so the global batches are exactly those of one process;
 * oversampling: the index list (:mod:`hpa.sampling`) is drawn once per run
   from the run's seed, the same on every rank, before it is sharded;
-* augmentation: sample i of the epoch's order is augmented with its own
-  generator, seeded by ``(seed, epoch, 2, i)``, whichever rank loads it.
-  (:class:`BatchLoader` draws one generator per batch, so there a sample's
-  augmentation depends on its neighbours in the batch, and would change
-  with the slicing.) Each sample is therefore augmented as a batch of one:
-  B/K calls per batch rather than one, a small cost next to the training
-  step (the augmentations are vectorised over the pixels of an image).
+* augmentation: the sample at place p of the epoch's order is augmented
+  with generators of its own, seeded by ``(seed, epoch, p)``
+  (:meth:`BatchLoader.make_batch`), whichever rank loads it and whatever
+  else is in its slice.
 
-With K = 1 this loader gives the same batches as :class:`BatchLoader`
-without augmentation, and rank-independent ones with it, so a distributed
-run resumed on a different number of ranks continues the same run.
+This loader is :class:`BatchLoader` yielding a slice of each batch
+(:meth:`ShardedBatchLoader._share`), and with K = 1 it gives exactly its
+batches. A run is therefore the same with or without ``--distributed``,
+and one resumed on a different number of ranks continues the same run.
 """
-import itertools
-
 import numpy as np
 
-from hpa.data.loader import BatchLoader, _run_ahead
+from hpa.data.loader import BatchLoader
 from hpa.errors import HpaError
 from minidl.distributed import shard_bounds
 
@@ -71,28 +67,6 @@ class ShardedBatchLoader(BatchLoader):
                          (shard_bounds(int(n), self.rank, self.world_size) for n in self.global_batch_sizes())],
                         dtype=np.int64)
 
-    def __iter__(self):
-        epoch = self.epoch
-        order = self.epoch_order(epoch)
-        jobs = (self._job(order, epoch, k) for k in range(len(self)))
-        if self.workers == 0:
-            return itertools.starmap(self.make_batch, jobs)
-        return _run_ahead(self.make_batch, jobs, self.workers, self.prefetch)
-
-    def _job(self, order, epoch, k):
-        first = k * self.batch_size
-        rows = order[first:first + self.batch_size]
-        start, stop = shard_bounds(len(rows), self.rank, self.world_size)
-        return rows[start:stop], epoch, np.arange(first + start, first + stop)
-
-    def make_batch(self, rows, epoch, positions):
-        """This rank's slice: ``rows`` (b,) at ``positions`` (b,) of the epoch's order -> (x, y)."""
-        ascending = np.argsort(rows, kind="stable")  # read the memmap in file order, as BatchLoader does
-        x = self.images[rows[ascending]][np.argsort(ascending)]
-        if self.augment is not None:
-            x = np.concatenate([self.augment(x[i:i + 1], np.random.default_rng([self.seed, epoch, 2, int(p)]))
-                                for i, p in enumerate(positions)])
-        x = x * self._scale if x.dtype == np.float32 else np.multiply(x, self._scale, dtype=np.float32)
-        x += self._shift
-        y = None if self.labels is None else self.labels[rows].astype(np.float32)
-        return x, y
+    def _share(self, n):
+        """This rank's contiguous slice [start, stop) of a global batch of ``n`` samples."""
+        return shard_bounds(n, self.rank, self.world_size)

@@ -10,7 +10,8 @@
     nuclear_patterns    the patterns in and beside the nucleus
     cytoplasm_patterns  the patterns of the cytoplasm and the cell outline
     pattern_parts       rods, rings, puncta and texture the patterns share
-"""
-from hpa.synthetic.generate import generate
 
-__all__ = ["generate"]
+Nothing is imported here: ``python -m hpa.synthetic`` loads NumPy and the
+drawing code inside its command, where Ctrl-C already ends in one line.
+Write the set with ``hpa.synthetic.generate.generate``.
+"""

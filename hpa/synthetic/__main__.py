@@ -5,7 +5,7 @@
 import sys
 
 from hpa.cli import ArgumentParser, positive_int, run
-from hpa.synthetic.generate import generate
+from hpa.interrupts import phase
 
 
 def main(argv=None):
@@ -22,13 +22,12 @@ def main(argv=None):
                         help="processes drawing images (default: one per core)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    try:
+    # Imported here, under hpa.cli.run: a Ctrl-C while NumPy loads is a stop like any other.
+    from hpa.synthetic.generate import generate
+    # A stop (Ctrl-C, SIGTERM) ends in hpa.cli.run's one line and exit code 130 or 143.
+    with phase("generating the synthetic data", "run the same command again to finish; drawn images are kept"):
         out = generate(args.out, n=args.n, size=args.size, seed=args.seed,
                        workers=args.workers, progress=not args.quiet)
-    except KeyboardInterrupt:
-        print("interrupted: run the same command again to finish; drawn images are kept",
-              file=sys.stderr)
-        return 130
     print(f"{args.n} samples of {args.size}x{args.size} px in {out}")
     return 0
 

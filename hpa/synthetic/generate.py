@@ -27,7 +27,6 @@ The command is ``python -m hpa.synthetic`` (:mod:`hpa.synthetic.__main__`).
 """
 import functools
 import json
-import multiprocessing
 import os
 import pathlib
 import struct
@@ -45,6 +44,7 @@ from hpa.synthetic.fields import Spots, smooth_field
 from hpa.synthetic.label_stats import sample_label_sets
 from hpa.synthetic.patterns import PATTERNS
 from hpa.synthetic.stains import reference_stains
+from hpa.worker_pool import unordered_results
 from minidl.atomic import atomic_path, atomic_write_text
 
 MARKER = ".synthetic.json"
@@ -221,7 +221,7 @@ def generate(out_dir, n=2000, size=256, seed=0, workers=None, progress=True):
     Returns the folder as a :class:`pathlib.Path`. Does nothing if the folder
     already holds the finished set for these arguments; resumes an
     interrupted one. ``workers`` processes draw the images (default: one per
-    available core).
+    available core; see :mod:`hpa.worker_pool` for how they stop).
     """
     if n < 1:
         raise HpaError(f"--n must be at least 1, got {n}")
@@ -244,10 +244,11 @@ def generate(out_dir, n=2000, size=256, seed=0, workers=None, progress=True):
             for task in tasks:
                 progress_bar.update(_render_chunk(task))
     else:
-        # The pool starts before the progress bar's thread: forking a
-        # process that runs threads is unsafe.
-        with multiprocessing.get_context().Pool(workers) as pool, bar() as progress_bar:
-            for done in pool.imap_unordered(_render_chunk, tasks):
+        # The workers are forked before the progress bar's thread starts:
+        # forking a process that runs threads is unsafe.
+        with unordered_results(_render_chunk, [(task,) for task in tasks], workers) as results, \
+                bar() as progress_bar:
+            for _, done in results:
                 progress_bar.update(done)
 
     rows = [f"{ids[i]},{multihot_to_target(labels[i])}" for i in range(n)]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hpa.models.checkpoint import load_checkpoint
@@ -77,9 +78,20 @@ def test_two_ranks_train_the_single_process_model_and_only_rank_0_writes(train, 
     assert len(metrics) == 3  # header and two epochs, written once
 
 
-@pytest.mark.parametrize("first, then", [(2, 1), (1, 2)])
+def test_a_run_is_the_same_with_or_without_distributed(train, tmp_path):
+    # Augmentation on: each sample has its own stream in every loader, so
+    # neither --distributed nor K changes it.
+    losses = {}
+    for ranks in (0, 1, 2):
+        train(ranks, "--epochs", "1", "--out", str(tmp_path / str(ranks)))
+        losses[ranks] = pd.read_csv(tmp_path / str(ranks) / "metrics.csv")["train_loss"].iloc[0]
+    assert losses[1] == pytest.approx(losses[0], rel=1e-6) and losses[2] == pytest.approx(losses[0], rel=1e-6)
+    assert _max_relative_difference(_weights(tmp_path / "2" / "last.npz"), _weights(tmp_path / "0" / "last.npz")) < 1e-5
+
+
+@pytest.mark.parametrize("first, then", [(2, 1), (1, 2), (0, 2), (2, 0)])
 def test_resume_on_another_number_of_ranks_continues_the_same_run(train, straight, tmp_path, first, then):
-    # Augmentation on: it is seeded per sample, so K does not change it.
+    # Augmentation on: it is seeded per sample, so K does not change it; 0 is a plain run.
     train(first, "--epochs", "1", "--out", str(tmp_path / "split"))
     train(then, "--epochs", "2", "--resume", str(tmp_path / "split" / "last.npz"))
     assert _max_relative_difference(_weights(tmp_path / "split" / "last.npz"),

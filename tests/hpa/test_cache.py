@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from hpa.data.cache import build_cache
-from hpa.data.cache_format import open_cache
+from hpa.data.cache_format import open_cache, source_fingerprint
 from hpa.data.dataset import open_dataset
 from hpa.data.imageio import resize_area
 from hpa.data.labels import CHANNELS
@@ -203,3 +203,36 @@ def test_full_disk_is_reported_before_building(data_dir, cache_dir, monkeypatch)
     monkeypatch.setattr(disk_space.os, "posix_fallocate", no_space, raising=False)
     with pytest.raises(HpaError, match=rf"not enough free space in {cache_dir}: .* needs 2,688 bytes"):
         build_cache(ds, 8, cache_dir, workers=1, progress=False)
+
+
+def test_symlinks_planted_at_cache_paths_are_replaced_not_followed(data_dir, cache_dir, tmp_path):
+    # Someone who can guess the cache's file names (a shared /tmp HPA_CACHE)
+    # links them to a file of the user's: building must leave that file as it was.
+    ds = open_dataset(data_dir)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    cache_dir.mkdir()
+    for name in ("images_8.npy", "manifest_8.json", "progress_8.json"):
+        os.symlink(victim, cache_dir / name)
+    cache = build_cache(ds, 8, cache_dir, workers=2, chunk_size=3, progress=False)
+    assert victim.read_text() == "precious\n"
+    np.testing.assert_array_equal(cache.images, expected(ds, 8))
+    assert not any(os.path.islink(cache_dir / name) for name in os.listdir(cache_dir))
+
+    # A link where an interrupted build left its images file is not resumed through.
+    (cache_dir / "manifest_8.json").unlink()
+    state = {"fingerprint": source_fingerprint(ds), "size": 8, "chunk_size": 3, "done": [], "bad": []}
+    (cache_dir / "progress_8.json").write_text(json.dumps(state))
+    os.replace(cache_dir / "images_8.npy", victim)  # the target even holds a matching array
+    before = victim.read_bytes()
+    os.symlink(victim, cache_dir / "images_8.npy")
+    build_cache(ds, 8, cache_dir, workers=1, progress=False)
+    assert victim.read_bytes() == before and not os.path.islink(cache_dir / "images_8.npy")
+
+
+def test_a_symlink_at_the_lock_path_is_refused(data_dir, cache_dir, tmp_path):
+    cache_dir.mkdir()
+    os.symlink(tmp_path / "not-yet-there", cache_dir / "build_8.lock")
+    with pytest.raises(HpaError, match=r"build_8\.lock is a symbolic link"):
+        build_cache(open_dataset(data_dir), 8, cache_dir, workers=1, progress=False)
+    assert not (tmp_path / "not-yet-there").exists()

@@ -21,14 +21,20 @@ from hpa.models.checkpoint import load_checkpoint
 HERE = os.path.dirname(os.path.abspath(__file__))
 SLOW_BUILD = os.path.join(HERE, "slow_cache_build.py")
 KILL_AFTER_CHECKPOINTS = os.path.join(HERE, "kill_after_checkpoints.py")
+HELD_GENERATION = os.path.join(HERE, "held_generation.py")
 
 
-def start(args, tmp_path, env=None):
-    """Popen of ``python args...`` in the repository root, output to files in ``tmp_path``."""
+def start(args, tmp_path, env=None, start_new_session=False):
+    """Popen of ``python args...`` in the repository root, output to files in ``tmp_path``.
+
+    ``start_new_session``: in a process group of its own, which a test may
+    signal as a whole, like a terminal's Ctrl-C.
+    """
     root = os.path.dirname(os.path.dirname(HERE))
     env = {**os.environ, "PYTHONPATH": root, **(env or {})}
     with open(tmp_path / "stdout.txt", "w") as out, open(tmp_path / "stderr.txt", "w") as err:
-        return subprocess.Popen([sys.executable, *args], stdout=out, stderr=err, cwd=root, env=env)
+        return subprocess.Popen([sys.executable, *args], stdout=out, stderr=err, cwd=root, env=env,
+                                start_new_session=start_new_session)
 
 
 def wait_for(condition, timeout=60.0):
@@ -84,15 +90,44 @@ def test_stopping_a_cache_build_takes_its_workers_down(tiny_synthetic, tmp_path,
     assert count_lines(counter) < 96  # it was stopped while building
 
 
-def test_sigterm_while_generating_data_says_so(tmp_path):
-    proc = start(["-m", "hpa.train", *TINY_LENET, "--synthetic-n", "2000", "--synthetic-size", "64",
-                  "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "run")], tmp_path)
-    wait_for(lambda: "generating the synthetic" in (tmp_path / "stdout.txt").read_text())
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("command", ["train", "synthetic"])
+@pytest.mark.parametrize("sig, to_group", [(signal.SIGTERM, False), (signal.SIGTERM, True), (signal.SIGINT, True)])
+def test_stopping_data_generation_says_so_and_takes_its_workers_down(tmp_path, command, sig, to_group):
+    # Ctrl-C reaches the whole process group, as a job scheduler's SIGTERM may;
+    # `kill PID` reaches the parent alone. Either way: one line, no worker traceback.
+    marker = tmp_path / "drawing.txt"
+    if command == "train":
+        args = [*TINY_LENET, "--synthetic-n", "64", "--synthetic-size", "32",
+                "--cache-dir", str(tmp_path / "cache"), "--out", str(tmp_path / "run")]
+    else:
+        args = ["--out", str(tmp_path / "data"), "--n", "64", "--size", "32"]
+    proc = start([HELD_GENERATION, str(marker), command, *args, "--workers", "2"], tmp_path,
+                 start_new_session=True)
+    wait_for(lambda: count_lines(marker) >= 2 and len(children(proc.pid)) >= 2)  # both workers are drawing
+    workers = children(proc.pid)
+    if to_group:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
+    assert proc.wait(timeout=60) == 128 + sig
+    wait_for(lambda: not any(map(alive, workers)), timeout=10)
     err = (tmp_path / "stderr.txt").read_text()
-    assert "interrupted while generating the synthetic data" in err and "Traceback" not in err
+    assert "Traceback" not in err
+    assert "interrupted while generating the synthetic data" in err
     assert "--resume" not in err
+
+
+def test_generation_ends_without_signalling_its_workers(tmp_path):
+    # The normal end closes and joins the pool; terminating it sent SIGTERM to
+    # idle workers, which raised the parent's Terminated in them (a traceback).
+    for attempt in range(3):
+        folder = tmp_path / str(attempt)
+        folder.mkdir()
+        proc = start(["-m", "hpa.synthetic", "--out", str(folder / "data"), "--n", "24", "--size", "32",
+                      "--workers", "2", "--quiet"], folder)
+        assert proc.wait(timeout=120) == 0
+        assert "Traceback" not in (folder / "stderr.txt").read_text()
 
 
 def test_two_runs_share_one_cache_build(tiny_synthetic, tmp_path):
