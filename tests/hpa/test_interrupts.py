@@ -4,6 +4,7 @@ What must hold: a stop says what happened and how to continue (for the
 phase it hit), no worker process outlives its parent, two runs share one
 cache build, and a run killed within an epoch resumes bit-identically.
 """
+import contextlib
 import os
 import signal
 import subprocess
@@ -104,14 +105,18 @@ def test_stopping_data_generation_says_so_and_takes_its_workers_down(tmp_path, c
         args = ["--out", str(tmp_path / "data"), "--n", "64", "--size", "32"]
     proc = start([HELD_GENERATION, str(marker), command, *args, "--workers", "2"], tmp_path,
                  start_new_session=True)
-    wait_for(lambda: count_lines(marker) >= 2 and len(children(proc.pid)) >= 2)  # both workers are drawing
-    workers = children(proc.pid)
-    if to_group:
-        os.killpg(proc.pid, sig)
-    else:
-        proc.send_signal(sig)
-    assert proc.wait(timeout=60) == 128 + sig
-    wait_for(lambda: not any(map(alive, workers)), timeout=10)
+    try:
+        wait_for(lambda: count_lines(marker) >= 2 and len(children(proc.pid)) >= 2)  # both workers are drawing
+        workers = children(proc.pid)
+        if to_group:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+        assert proc.wait(timeout=60) == 128 + sig
+        wait_for(lambda: not any(map(alive, workers)), timeout=10)
+    finally:  # a failed check must not leave a held generation running for good
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
     err = (tmp_path / "stderr.txt").read_text()
     assert "Traceback" not in err
     assert "interrupted while generating the synthetic data" in err
