@@ -14,9 +14,7 @@ import sys
 import numpy as np
 import pytest
 from crafted_checkpoints import document_of, genuine_members, lying_array, npy_bytes, stored, write_zip, zip_bomb
-from tiny_runs import TINY_LENET
-
-from hpa import cli, train
+from tiny_runs import TINY_LENET, train_one_epoch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LIMIT_GB = 1.5
@@ -28,11 +26,7 @@ EVALUATE, PREDICT, BOTH = ("evaluate",), ("predict",), ("evaluate", "predict")
 
 @pytest.fixture(scope="module")
 def run(tiny_synthetic, tmp_path_factory):
-    root = tmp_path_factory.mktemp("crafted")
-    argv = [*TINY_LENET, "--data", str(tiny_synthetic), "--epochs", "1", "--out", str(root / "run"),
-            "--cache-dir", str(root / "cache")]
-    assert cli.run(train.main, argv) == 0
-    return root
+    return train_one_epoch(tiny_synthetic, tmp_path_factory.mktemp("crafted"))
 
 
 def command(name, checkpoint, data, root):

@@ -4,13 +4,11 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from tiny_runs import fine_tuning_fixtures
 
-import minidl as md
 from hpa import cli, train
-from hpa.import_weights import save_import
 from hpa.models import build_model
 from hpa.models.checkpoint import load_checkpoint
-from hpa.synthetic.generate import generate
 from hpa.training.config import TrainConfig
 from hpa.training.fine_tuning import IMAGENET_MEAN, enter_stage, param_groups, stain_statistics
 from minidl.optim import Adam
@@ -20,21 +18,7 @@ TINY = ["--model", "resnet50", "--image-size", "32", "--batch-size", "16", "--va
         "--model-option", "widths=[2,3,4,5]", "--early-stopping", "0", "--lr", "0.01"]
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("synthetic")
-    generate(folder, n=64, size=32, seed=3, progress=False)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def imported(tmp_path_factory):
-    """An hpa.import_weights file of a narrow ResNet-50 (random weights stand in for ImageNet's)."""
-    md.manual_seed(5)
-    model = build_model("resnet50", image_size=32, **SMALL)
-    path = tmp_path_factory.mktemp("import") / "resnet50-hpa.npz"
-    save_import(path, model, "resnet50", "resnet50.pth", "red-green", 0, SMALL)
-    return path
+data, imported = fine_tuning_fixtures("resnet50", 32, SMALL, "resnet50.pth")
 
 
 def run_train(args, tmp_path, data):

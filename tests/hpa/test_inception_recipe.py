@@ -4,44 +4,27 @@ The end-to-end run is the recipe at a tiny size (75 px, a 1/16-width network,
 64 synthetic samples, 1 epoch): it shows the recipe runs, nothing about the
 paper's figures.
 """
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
-from tiny_runs import TINY_LENET
+from tiny_runs import TINY_LENET, fine_tuning_fixtures, kaggle_test_folder
 
 import minidl as md
 from hpa import cli, evaluate, predict, train
 from hpa.errors import HpaError
 from hpa.evaluation.metrics import hamming_accuracy
 from hpa.evaluation.report import summarise, write_report
-from hpa.import_weights import save_import
 from hpa.models import build_model
 from hpa.models.checkpoint import load_checkpoint
 from hpa.models.stains import parse_stains
-from hpa.synthetic.generate import generate
 from hpa.training.fine_tuning import stain_statistics
 from hpa.training.run import load_init
 
 NARROW = {"width": 0.0625}
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("synthetic")
-    generate(folder, n=64, size=32, seed=3, progress=False)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def imported(tmp_path_factory):
-    """An hpa.import_weights file of a narrow Inception-ResNet-V2 (random weights stand in for ImageNet's)."""
-    md.manual_seed(5)
-    model = build_model("inception_resnet_v2", image_size=75, **NARROW)
-    path = tmp_path_factory.mktemp("import") / "inception_resnet_v2-hpa.npz"
-    save_import(path, model, "inception_resnet_v2", "irv2.pth", "red-green", 0, NARROW)
-    return path
+data, imported = fine_tuning_fixtures("inception_resnet_v2", 75, NARROW, "irv2.pth")
 
 
 def test_recipe_runs_end_to_end_on_three_stains_and_inference_uses_them(data, imported, tmp_path, capsys):
@@ -65,12 +48,7 @@ def test_recipe_runs_end_to_end_on_three_stains_and_inference_uses_them(data, im
                                    "--out", str(tmp_path / "eval"), "--cache-dir", str(tmp_path / "cache")]) == 0
     assert (tmp_path / "eval" / "class_activation_maps.png").stat().st_size > 1000
     test_dir = tmp_path / "test"  # training images stand in for a test folder
-    (test_dir / "test").mkdir(parents=True)
-    ids = pd.read_csv(data / "train.csv")["Id"][:6]
-    for i in ids:
-        for color in ("red", "green", "blue", "yellow"):
-            os.link(data / "train" / f"{i}_{color}.png", test_dir / "test" / f"{i}_{color}.png")
-    pd.DataFrame({"Id": ids, "Predicted": 0}).to_csv(test_dir / "sample_submission.csv", index=False)
+    ids = kaggle_test_folder(data, test_dir, 6)
     assert cli.run(predict.main, ["--checkpoint", str(out / "best.npz"), "--data", str(test_dir),
                                   "--out", str(tmp_path / "sub.csv"), "--cache-dir", str(tmp_path / "cache")]) == 0
     assert list(pd.read_csv(tmp_path / "sub.csv")["Id"]) == list(ids)

@@ -8,20 +8,16 @@ import os
 
 import pandas as pd
 import pytest
-from tiny_runs import TINY_LENET
+from tiny_runs import one_line_error, train_one_epoch
 
-from hpa import cli, evaluate, predict, train
+from hpa import cli, evaluate, predict
 
 COLORS = ("red", "green", "blue", "yellow")
 
 
 @pytest.fixture(scope="module")
 def trained(tiny_synthetic, tmp_path_factory):
-    root = tmp_path_factory.mktemp("skip_bad")
-    argv = [*TINY_LENET, "--data", str(tiny_synthetic), "--epochs", "1", "--out", str(root / "run"),
-            "--cache-dir", str(root / "cache")]
-    assert cli.run(train.main, argv) == 0
-    return root / "run" / "best.npz"
+    return train_one_epoch(tiny_synthetic, tmp_path_factory.mktemp("skip_bad")) / "run" / "best.npz"
 
 
 def damaged_copy(source, folder, split, n=12):
@@ -38,12 +34,6 @@ def damaged_copy(source, folder, split, n=12):
     broken.write_text("not a png")
     return ids
 
-
-def one_line_error(capsys):
-    err = capsys.readouterr().err
-    last = err.replace("\r", "\n").strip().splitlines()[-1]
-    assert last.startswith("error:") and "Traceback" not in err, err
-    return last
 
 
 def test_predict_skip_bad_writes_every_id_and_counts_the_unreadable(trained, tiny_synthetic, tmp_path, capsys):

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from tiny_runs import TINY_LENET
+from tiny_runs import TINY_LENET, one_line_error, train_one_epoch
 
 from hpa import cli, evaluate, train
 from hpa.training import run_folder
@@ -17,18 +17,9 @@ from minidl.atomic import atomic_path, remove_stale_temps
 @pytest.fixture(scope="module")
 def one_epoch(tiny_synthetic, tmp_path_factory):
     """(run folder after one epoch, its cache folder)."""
-    root = tmp_path_factory.mktemp("one_epoch")
-    argv = [*TINY_LENET, "--data", str(tiny_synthetic), "--epochs", "1", "--out", str(root / "run"), "--cache-dir",
-            str(root / "cache")]
-    assert cli.run(train.main, argv) == 0
+    root = train_one_epoch(tiny_synthetic, tmp_path_factory.mktemp("one_epoch"))
     return root / "run", root / "cache"
 
-
-def one_line_error(capsys):
-    err = capsys.readouterr().err
-    last = err.replace("\r", "\n").strip().splitlines()[-1]
-    assert last.startswith("error:") and "Traceback" not in err, err
-    return last
 
 
 def snapshot(folder):

@@ -10,7 +10,7 @@ import warnings
 
 import pandas as pd
 import pytest
-from tiny_runs import TINY_LENET
+from tiny_runs import TINY_LENET, one_line_error, train_one_epoch
 
 from hpa import cli, train
 from hpa.training.config import TrainConfig
@@ -22,18 +22,9 @@ from minidl.atomic import atomic_path, writer_label
 @pytest.fixture(scope="module")
 def one_epoch(tiny_synthetic, tmp_path_factory):
     """(run folder after one epoch, its cache folder)."""
-    root = tmp_path_factory.mktemp("one_epoch")
-    argv = [*TINY_LENET, "--data", str(tiny_synthetic), "--epochs", "1", "--out", str(root / "run"), "--cache-dir",
-            str(root / "cache")]
-    assert cli.run(train.main, argv) == 0
+    root = train_one_epoch(tiny_synthetic, tmp_path_factory.mktemp("one_epoch"))
     return root / "run", root / "cache"
 
-
-def one_line_error(capsys):
-    err = capsys.readouterr().err
-    last = err.replace("\r", "\n").strip().splitlines()[-1]  # after any progress bar
-    assert last.startswith("error:") and "Traceback" not in err, err
-    return last
 
 
 def test_resume_drops_log_rows_past_the_checkpoint_and_stale_temp_files(tiny_synthetic, one_epoch, tmp_path):

@@ -8,12 +8,11 @@ one-line errors with a non-zero exit code.
 import contextlib
 import io
 import json
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
-from tiny_runs import TINY_LENET_OPTIONS
+from tiny_runs import TINY_LENET_OPTIONS, kaggle_test_folder
 
 from hpa import cli, evaluate, predict, train, train_gapnet, train_parallel_lenet
 from hpa.data.source import cached_images
@@ -137,12 +136,7 @@ def test_predict_and_evaluate(data, tmp_path, capsys):
     submission = tmp_path / "submission.csv"
     # The training folder's images stand in for a test folder here.
     test_dir = tmp_path / "test"
-    (test_dir / "test").mkdir(parents=True)
-    ids = pd.read_csv(data / "train.csv")["Id"][:10]
-    for i in ids:
-        for color in ("red", "green", "blue", "yellow"):
-            os.link(data / "train" / f"{i}_{color}.png", test_dir / "test" / f"{i}_{color}.png")
-    pd.DataFrame({"Id": ids, "Predicted": 0}).to_csv(test_dir / "sample_submission.csv", index=False)
+    ids = kaggle_test_folder(data, test_dir, 10)
     code = cli.run(predict.main, ["--checkpoint", str(run / "best.npz"), "--data", str(test_dir),
                                   "--out", str(submission), "--tta", "--at-least-one",
                                   "--cache-dir", str(tmp_path / "cache")])

@@ -5,6 +5,7 @@ import sys
 import time
 
 import pytest
+from processes import alive, children
 
 from hpa import worker_pool
 from hpa.interrupts import Terminated, stop_on_sigterm
@@ -22,13 +23,6 @@ def _sleep_or_return(seconds):
     time.sleep(seconds)
     return os.getpid()
 
-
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_a_signal_between_fork_and_set_up_never_reaches_the_parents_handlers(monkeypatch, capfd):
@@ -69,17 +63,7 @@ def test_workers_ignore_signals_sent_to_them_and_finish_their_work(capfd):
 
 
 def _children():
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == os.getpid() and fields[0] != "Z":
-                found.append(int(name))
-    return found
+    return children(os.getpid())
 
 
 @pytest.mark.parametrize("stop", [Terminated, KeyboardInterrupt, ValueError])
@@ -92,7 +76,7 @@ def test_leaving_the_block_early_kills_the_running_workers_at_once(stop):
             workers = set(_children()) - before
             raise stop()
     assert time.monotonic() - started < 30
-    assert len(workers) == 2 and not any(map(_alive, workers))
+    assert len(workers) == 2 and not any(map(alive, workers))
 
 
 def _fail(_):
