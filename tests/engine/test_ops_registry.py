@@ -63,3 +63,25 @@ def test_unknown_minidl_impl_value_is_refused(monkeypatch):
     monkeypatch.setenv("MINIDL_IMPL", "fastest")
     with pytest.raises(ValueError, match="MINIDL_IMPL='fastest'"):
         registry.reference_requested()
+
+
+def test_an_op_layer_runs_backward_with_the_implementation_its_forward_ran():
+    """An OpLayer keeps the implementation of its forward with the saved state, whose
+    layout only that implementation reads: switching to the references between forward
+    and backward must not hand the 2x2 path's masks to the reference's backward."""
+    from minidl.layers.op_layer import OpLayer
+    from minidl.layers.pooling import MaxPool2d
+    layer = MaxPool2d(2)
+    assert isinstance(layer, OpLayer)
+    x = numpy.random.default_rng(0).standard_normal((2, 3, 6, 4))
+    dy = numpy.random.default_rng(1).standard_normal((2, 3, 3, 2))
+    layer(x)
+    expected = layer.backward(dy)
+    layer(x)
+    with ops.reference_only():
+        dx = layer.backward(dy)
+    numpy.testing.assert_array_equal(dx, expected)
+    with ops.reference_only():
+        layer(x)
+    assert layer.saved()[0] is ops.reference("max_pool2d")
+    numpy.testing.assert_array_equal(layer.backward(dy), expected)  # the reference's own backward agrees

@@ -1,4 +1,4 @@
-"""The catalogue of planted bugs for ``run.py``: the bugs of issue 10, and weakened checkers.
+"""The catalogue of planted bugs for ``run.py``: bugs the tests once let through, and weakened checkers.
 
 Each mutation is a list of exact text edits ``(file, old, new)`` and the tests
 that claim to catch it. Keep edits small and literal: when the code they edit
