@@ -28,7 +28,7 @@ import subprocess
 import tempfile
 
 from minidl.kernels import catalog
-from minidl.kernels.kernel_cache import KernelCacheError, cache_dir, check_private  # noqa: F401 (re-exported)
+from minidl.kernels.kernel_cache import KernelCacheError, cache_dir, check_private, default_folder  # noqa: F401
 
 COMPILER = os.environ.get("CXX", "g++")
 FLAGS = ("-std=c++17", "-O2", "-shared", "-fPIC", "-fno-fast-math", "-ffp-contract=off")
@@ -93,8 +93,14 @@ def library_path(source, precision):
     return target
 
 
-@functools.lru_cache(maxsize=None)
 def _library(source, precision):
+    """The loaded library of ``source``, once per cache folder setting: pointing
+    MINIDL_KERNEL_CACHE elsewhere checks (and may refuse) the new folder."""
+    return _load(source, precision, os.environ.get("MINIDL_KERNEL_CACHE") or str(default_folder()))
+
+
+@functools.lru_cache(maxsize=None)
+def _load(source, precision, folder_setting):
     return ctypes.CDLL(str(library_path(source, precision)))  # checked private just before
 
 
