@@ -28,6 +28,7 @@ from hpa.models.pretrained import first_conv_and_classifier
 from hpa.models.stains import STAIN_NAMES, parse_stains, stain_indices
 from hpa.training.distributed import DistributedTrainer
 from hpa.training.fine_tuning import init_path, stain_statistics
+from hpa.training.run_folder import keep_best_beside
 from hpa.training.trainer import Trainer
 from minidl import StateDictError
 from minidl.distributed import SingleProcessGroup, SyncBatchNorm, shard
@@ -131,6 +132,7 @@ def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print, group
         model, config, train_loader, val_loader, labels[val_idx], labels[fit_idx], out_dir, meta, device=config.device)
     if config.resume:
         epoch = trainer.resume(config.resume)
+        keep_best_beside(config.resume, out_dir, trainer, write=group.is_root)
         log(f"resuming from {config.resume} at epoch {epoch + 1}")
     if config.distributed:
         trainer.broadcast_model()

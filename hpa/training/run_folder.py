@@ -16,8 +16,10 @@ same way (:func:`check_output_folder`, :func:`check_output_file`).
 import datetime
 import json
 import os
+import shutil
 
 from hpa.errors import HpaError
+from minidl.atomic import atomic_path
 
 # A fold may join the K-fold run in --out only if the run agrees on what decides the folds and models.
 KFOLD_MUST_MATCH = ("model", "folds", "seed", "data", "synthetic_n", "synthetic_size", "image_size")
@@ -134,3 +136,32 @@ def _normal(key, value):
     if key == "data" and isinstance(value, (list, tuple)):
         return [os.path.abspath(os.fspath(v)) if isinstance(v, (str, os.PathLike)) else v for v in value]
     return value
+
+
+def keep_best_beside(resumed, out_dir, trainer, write=True):
+    """A run resumed into another folder than its checkpoint's keeps its best epoch there too.
+
+    The end of a run reads ``best.npz`` of its own folder, and a resumed run
+    writes one only when an epoch beats the checkpoint's best. So, unless the
+    folder has one: the resumed run's ``best.npz`` and ``metrics.csv`` are
+    copied from beside the checkpoint; failing that, a checkpoint written at
+    the end of its best epoch is itself that epoch's weights; failing that,
+    the run is refused before it trains. ``write``: False on ranks that do
+    not write files.
+    """
+    here, source = os.path.abspath(out_dir), os.path.dirname(os.path.abspath(resumed))
+    if os.path.exists(os.path.join(here, "best.npz")) or source == here:
+        return
+    best_epoch = trainer.stopper.best_epoch
+    if os.path.exists(os.path.join(source, "best.npz")):
+        for name in ("best.npz", "metrics.csv"):
+            if write and os.path.exists(os.path.join(source, name)) and not os.path.exists(os.path.join(here, name)):
+                with atomic_path(os.path.join(here, name)) as tmp:
+                    shutil.copyfile(os.path.join(source, name), tmp)
+    elif best_epoch == trainer.start_epoch - 1 and trainer.position is None:
+        trainer.save("best.npz", best_epoch)  # every rank: a distributed save is collective
+    elif best_epoch >= 0:
+        raise HpaError(f"--resume {resumed}: its best epoch ({best_epoch + 1}) is not in this checkpoint and there "
+                       f"is no best.npz beside it; resume into the checkpoint's own folder, or copy its run's "
+                       f"best.npz into {out_dir}")
+

@@ -5,11 +5,13 @@ import os
 import shutil
 import subprocess
 import sys
+import types
 
 import pytest
 from tiny_runs import TINY_LENET, one_line_error, train_one_epoch
 
 from hpa import cli, evaluate, train
+from hpa.errors import HpaError
 from hpa.training import run_folder
 from minidl.atomic import atomic_path, remove_stale_temps
 
@@ -19,7 +21,6 @@ def one_epoch(tiny_synthetic, tmp_path_factory):
     """(run folder after one epoch, its cache folder)."""
     root = train_one_epoch(tiny_synthetic, tmp_path_factory.mktemp("one_epoch"))
     return root / "run", root / "cache"
-
 
 
 def snapshot(folder):
@@ -67,6 +68,36 @@ def test_resuming_into_another_folder_that_holds_a_run_is_refused(tiny_synthetic
             "--out", str(other), "--cache-dir", str(one_epoch[1])]
     assert cli.run(train.main, argv) == 2
     assert f"--out {other}: " in one_line_error(capsys)
+
+
+@pytest.mark.parametrize("beside", ["best.npz beside", "checkpoint alone"])
+def test_a_run_resumed_into_a_new_folder_keeps_its_best_epoch(tiny_synthetic, one_epoch, existing_run, tmp_path,
+                                                              beside):
+    """The end of a run reads best.npz of its own folder, and a resumed run writes one only when
+    an epoch beats the checkpoint's best: resumed into a new folder, it brings its best along."""
+    checkpoint = existing_run / "last.npz"
+    if beside == "checkpoint alone":  # written at the end of its best epoch: it is that epoch's weights
+        checkpoint = tmp_path / "alone" / "last.npz"
+        checkpoint.parent.mkdir()
+        shutil.copy(existing_run / "last.npz", checkpoint)
+    argv = [*TINY_LENET, "--data", str(tiny_synthetic), "--epochs", "2", "--early-stopping", "0",
+            "--resume", str(checkpoint), "--out", str(tmp_path / "new"), "--cache-dir", str(one_epoch[1])]
+    assert cli.run(train.main, argv) == 0
+    assert (tmp_path / "new" / "best.npz").exists()
+    if beside == "best.npz beside":
+        assert len((tmp_path / "new" / "metrics.csv").read_text().splitlines()) == 1 + 2  # header, both epochs
+
+
+def test_a_resumed_run_whose_best_weights_are_nowhere_is_refused_before_training(tmp_path):
+    saved = []
+    trainer = types.SimpleNamespace(stopper=types.SimpleNamespace(best_epoch=0), start_epoch=2, position=None,
+                                    save=lambda name, epoch: saved.append(name))
+    (tmp_path / "alone").mkdir()
+    with pytest.raises(HpaError, match=r"its best epoch \(1\) is not in this checkpoint and there is no best.npz"):
+        run_folder.keep_best_beside(tmp_path / "alone" / "last.npz", tmp_path / "new", trainer)
+    trainer.start_epoch = 1  # written at the end of its best epoch: saved as best.npz
+    run_folder.keep_best_beside(tmp_path / "alone" / "last.npz", tmp_path / "new", trainer)
+    assert saved == ["best.npz"]
 
 
 def test_a_kfold_run_adds_folds_but_never_retrains_one_into_it(tiny_synthetic, one_epoch, tmp_path, capsys):
