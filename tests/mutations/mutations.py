@@ -115,7 +115,8 @@ ENGINE = [
         ["tests/engine/test_ops_check.py"]),
     Mutation(
         "maxpool_kernel_last_maximum", "the CUDA max pooling kernel keeps the last maximum of a tie, not the first",
-        [("minidl/kernels/maxpool.cu", "if (best_offset < 0 || value > best) {", "if (best_offset < 0 || value >= best) {")],
+        [("minidl/kernels/maxpool.cu", "if (value > best) best_offset = i * kernel_w + j;",
+          "if (value >= best) best_offset = i * kernel_w + j;")],
         ["tests/engine/test_ops_check.py", "tests/kernels/test_kernels_on_cpu.py"]),
 ]
 
@@ -131,8 +132,8 @@ TRAIN = "tests/hpa/test_train_commands.py"
 HPA = [
     Mutation(
         "resume_does_nothing", "Trainer.resume returns at once: the run retrains from scratch",
-        [("hpa/training/trainer.py", '''        """Continue from a ``last.npz`` written by this configuration."""\n''',
-          '''        """Continue from a ``last.npz`` written by this configuration."""\n        return self.start_epoch\n''')],
+        [("hpa/training/trainer.py", '''        checked = open_checkpoint(path)\n''',
+          '''        return self.start_epoch\n        checked = open_checkpoint(path)\n''')],
         [TRAIN, "-k", "resumes_exactly"]),
     Mutation(
         "resume_forgets_schedule", "resume does not restore the learning-rate schedule's state",
