@@ -8,8 +8,10 @@ instead that they were produced from the current code cells (the hash that
 ``tutorials/execute.py`` stores), so the suite executes each notebook once.
 
 Other cheap tests keep the course in shape: numbered 01, 02, ... without gaps,
-each stating what the reader will be able to do and ending with exercises
-whose solutions sit in hidden cells, none asserting wall-clock time (which
+each stating what the reader will be able to do, showing real source with
+``inspect.getsource`` and ending with exercises whose solutions sit in hidden
+cells, one of them hands-on (a stub raising NotImplementedError that the
+learner fills, with a hidden solution below it), none asserting wall-clock time (which
 flakes on a busy machine), and no stale text: every backticked dotted name of
 ``minidl`` or ``hpa`` in the prose resolves against the code, every backticked
 path and ``python -m`` module exists, and nothing points at issue numbers or
@@ -92,6 +94,21 @@ def test_notebook_follows_the_course_rules(path):
     assert hidden, f"{path.name}: no hidden solution cells"
     offending = [m.group(0).strip() for c in code for m in TIME_ASSERT.finditer(c.source)]
     assert not offending, f"{path.name} asserts wall-clock time: {offending}"
+    assert any("getsource(" in c.source for c in code), \
+        f"{path.name}: shows no real source with inspect.getsource (tutorials/README.md promises it)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_has_a_hands_on_exercise(path):
+    """A stub the learner fills (it raises NotImplementedError until then), its check run, and a hidden solution after it."""
+    nb = nbformat.read(path, as_version=4)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "**Hands-on.**" in markdown, f"{path.name}: no exercise marked **Hands-on.**"
+    hidden = [i for i, c in enumerate(nb.cells) if c.metadata.get("jupyter", {}).get("source_hidden")]
+    stubs = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and i not in hidden
+             and "raise NotImplementedError" in c.source]
+    assert stubs, f"{path.name}: no visible code cell with a stub that raises NotImplementedError"
+    assert any(h > stubs[-1] for h in hidden), f"{path.name}: no hidden solution below the hands-on stub"
 
 
 @pytest.mark.slow
