@@ -189,3 +189,11 @@ def test_notebook_names_only_what_exists(path):
     assert not bad, f"{path.name}: the prose names what the code does not have: {bad}"
     stale = [(i, m.group(0)) for i, c in enumerate(nb.cells) for m in STALE_TEXT.finditer(c.source)]
     assert not stale, f"{path.name}: cells point at issues or missing parts: {stale}"
+
+
+def test_the_course_readme_lists_every_notebook_and_names_only_what_exists():
+    readme = (TUTORIALS / "README.md").read_text(encoding="utf-8")
+    missing = [p.name for p in NOTEBOOKS if f"]({p.name})" not in readme]
+    assert not missing, f"tutorials/README.md does not list {missing}"
+    assert not stale_names(readme), stale_names(readme)
+    assert not STALE_TEXT.search(readme), STALE_TEXT.search(readme).group(0)
