@@ -21,7 +21,8 @@ metadata under ``"tutorial"``:
   notebooks show real images when it is, synthetic ones otherwise).
 
 Execution timestamps are not stored, so executing twice changes only what the
-run itself printed or drew.
+run itself printed or drew. Ctrl-C or SIGTERM stops the command after the kernel
+is shut down (nbclient's own handling), leaving the notebook being executed as it was.
 """
 import argparse
 import hashlib
@@ -110,6 +111,10 @@ def execute(path, log=print):
     return seconds
 
 
+class UsageError(Exception):
+    """A notebook argument that names no notebook, or a file that is not one: ``error: ...``, exit code 2."""
+
+
 def _resolve(names):
     if not names:
         return notebooks()
@@ -119,10 +124,18 @@ def _resolve(names):
         if not path.is_file():
             matches = [p for p in notebooks() if p.name.startswith(name)]
             if len(matches) != 1:
-                raise SystemExit(f"error: {name}: names {len(matches)} notebooks in {TUTORIALS}, expected one")
+                raise UsageError(f"{name}: names {len(matches)} notebooks in {TUTORIALS}, expected one")
             path = matches[0]
         found.append(path.resolve())
     return found
+
+
+def _read(path):
+    import nbformat
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as error:  # JSON, schema and encoding errors alike: not a notebook we can run
+        raise UsageError(f"{path}: not a readable notebook ({type(error).__name__})") from None
 
 
 def main(argv=None):
@@ -131,11 +144,14 @@ def main(argv=None):
     parser.add_argument("--check", action="store_true", help="execute nothing; list stale notebooks, exit 1 if any")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))  # minidl.atomic from this checkout
-    import nbformat
-
-    paths = _resolve(args.notebooks)
+    try:
+        paths = _resolve(args.notebooks)
+        books = {p: _read(p) for p in paths}  # every argument checked before anything runs
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.check:
-        stale = [p.name for p in paths if not is_current(nbformat.read(p, as_version=4))]
+        stale = [p.name for p in paths if not is_current(books[p])]
         for name in stale:
             print(f"stale: {name} (run python tutorials/execute.py {name[:2]})")
         print(f"{len(paths) - len(stale)} of {len(paths)} notebooks hold outputs of their current code")
@@ -151,6 +167,12 @@ def main(argv=None):
             failed.append(path.name)
             print(f"error: {path.name} failed, left unchanged:\n{error}", file=sys.stderr)
             continue
+        except (Exception, KeyboardInterrupt) as error:
+            # While a notebook runs, nbclient answers Ctrl-C and SIGTERM by shutting its kernel down; the
+            # run then ends in DeadKernelError (or an error of that cleanup), as it does when the kernel dies.
+            print(f"error: executing {path.name} stopped (interrupted, or its kernel died: "
+                  f"{type(error).__name__}); it is left unchanged", file=sys.stderr)
+            return 130 if isinstance(error, KeyboardInterrupt) else 1
         print(f"{path.name}: executed in {seconds:.1f} s, stored", flush=True)
     if failed:
         print(f"error: {len(failed)} notebook(s) failed: {', '.join(failed)}", file=sys.stderr)
