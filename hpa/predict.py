@@ -15,10 +15,10 @@ import sys
 
 import pandas as pd
 
-from hpa import cli
-from hpa.data.source import cached_images
+from hpa.data.cache.source import cached_images
 from hpa.evaluation.inference import add_arguments, load_models, mean_thresholds, predict_probs, skipped_samples
 from hpa.evaluation.thresholds import predict
+from hpa.runtime import cli
 from hpa.training.run_folder import check_output_file
 from minidl.atomic import atomic_path
 

@@ -24,20 +24,20 @@ import json
 import os
 import sys
 
-from hpa import cli
-from hpa.data.augment_names import augment_help
-from hpa.data.source import cached_images
-from hpa.data.union import union_of
-from hpa.errors import HpaError
+from hpa.data.augmentation.names import augment_help
+from hpa.data.cache.source import cached_images
+from hpa.data.cache.union import union_of
 from hpa.evaluation.inference import use_device
-from hpa.interrupts import phase
 from hpa.models import MODELS, build_model
+from hpa.runtime import cli
+from hpa.runtime.errors import HpaError
+from hpa.runtime.interrupts import phase
 from hpa.training import distributed, recipes
 from hpa.training.config import EARLY_STOPPING_ON, LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
 from hpa.training.fine_tuning import NORMALIZATIONS
+from hpa.training.pipeline import save_config, train_splits
 from hpa.training.preflight import prepare_run
-from hpa.training.run import load_init
-from hpa.training.session import save_config, train_splits
+from hpa.training.split import load_init
 from minidl import host_memory
 
 
@@ -232,7 +232,7 @@ def _run(config, group, model):
         save_config(out_dir, config)
 
     def prepare_data():  # rank 0 first: it generates and caches, the others reuse
-        from hpa.synthetic.cached import synthetic_data  # on demand: only a run without --data needs it
+        from hpa.synthesis.cached import synthetic_data  # on demand: only a run without --data needs it
         with phase("generating the synthetic data", "nothing is kept; the same command generates it again"):
             sources = config.data or [synthetic_data(config.synthetic_n, config.synthetic_size, seed=0,
                                                      root=config.cache_dir)]

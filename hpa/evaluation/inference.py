@@ -10,17 +10,17 @@ import os
 import numpy as np
 
 import minidl as md
-from hpa import cli
-from hpa.data.augment import dihedral
-from hpa.data.dataset import open_dataset
-from hpa.data.loader import BatchLoader
-from hpa.errors import HpaError
+from hpa.data.augmentation.augment import dihedral
+from hpa.data.batches.loader import BatchLoader
+from hpa.data.reading.dataset import open_dataset
 from hpa.evaluation.thresholds import load_thresholds
 from hpa.models.checkpoint import build_checked_model, open_checkpoint
+from hpa.runtime import cli
+from hpa.runtime.errors import HpaError
 from minidl import StateDictError
 from minidl.losses import sigmoid
 
-OOF_THRESHOLDS = "oof_thresholds.json"  # written by hpa.training.session
+OOF_THRESHOLDS = "oof_thresholds.json"  # written by hpa.training.pipeline
 
 
 def load_model(path):
