@@ -54,17 +54,9 @@ def predict_logits(model, loader, device=None):
     return np.concatenate(chunks).astype(np.float32)
 
 
-def use_device(device):
-    """Select ``"cpu"`` or ``"gpu"`` for minidl; a missing GPU is a one-line error."""
-    try:
-        md.use(device)
-    except md.backend.DeviceError as error:
-        raise HpaError(f"--device {device}: {error}") from None
-
-
 def load_models(paths, device="cpu"):
-    """Models (on ``device``) and metas of checkpoints that must agree on the input size."""
-    use_device(device)
+    """Models (on ``device``, which :func:`hpa.runtime.device.use_device` chose) and metas of
+    checkpoints that must agree on the input size."""
     loaded = [(model.to(device), meta) for model, meta in map(load_model, paths)]
     sizes = {meta["image_size"] for _, meta in loaded}
     if len(sizes) > 1:

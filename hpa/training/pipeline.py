@@ -1,13 +1,22 @@
-"""A whole training command: every split, the fine-tuning stage, and the run-level report.
+"""A whole training command, from its checked configuration to its run folder, in one place.
 
-    for each split (the hold-out, or each selected fold):
-        train_one                     -> <split>/best.npz, thresholds.json
-        [finetune_epochs > 0]         -> <split>/finetune/best.npz (dense head only)
-        save the validation probabilities (val_probs.npz)
-    once the validation probabilities of every fold exist:
-        run-level report.txt over the out-of-fold predictions, and
-        oof_thresholds.json: per-class thresholds tuned on all folds' out-of-fold
-        probabilities, which ``hpa.predict`` uses for the folds' ensemble.
+    networks = SplitNetworks(config)  # (hpa.train, before the process group) bad options fail
+    run_training(config, group, networks):
+        the first network on its device with its --init weights   (unusable weights fail here)
+        the run folder checked and claimed, config.json           (hpa.training.preflight)
+        the --data folders (or the synthetic set), cached         (rank 0 first)
+        for each split (the hold-out, or each selected fold):
+            train_one                   -> <split>/best.npz, thresholds.json   (hpa.training.split)
+            [finetune_epochs > 0]       -> <split>/finetune/best.npz (dense head only)
+            save the validation probabilities (val_probs.npz)
+        once the validation probabilities of every fold exist:
+            run-level report.txt over the out-of-fold predictions, and
+            oof_thresholds.json: per-class thresholds tuned on all folds' out-of-fold
+            probabilities, which ``hpa.predict`` uses for the folds' ensemble.
+
+Each split's network is built once and gets its ``--init`` weights once
+(:class:`hpa.training.network.SplitNetworks`); the first is built before any
+data are read, so that a bad option or weight file fails in seconds.
 
 Training (or resuming) one ``--fold`` therefore never overwrites the run-level
 report with that fold's figures: the report waits until all K folds are done,
@@ -19,12 +28,17 @@ import os
 
 import numpy as np
 
+from hpa.data.cache.source import cached_images
+from hpa.data.cache.union import union_of
 from hpa.data.reading.labels import CLASS_NAMES
 from hpa.evaluation.inference import OOF_THRESHOLDS
 from hpa.evaluation.report import write_report
 from hpa.evaluation.thresholds import save_thresholds, search_thresholds
 from hpa.evaluation.training_plots import plot_training_curves
 from hpa.runtime.interrupts import phase
+from hpa.training import distributed
+from hpa.training.network import SplitNetworks
+from hpa.training.preflight import prepare_run
 from hpa.training.split import splits, train_one
 from minidl import load_arrays, save_arrays
 from minidl.atomic import atomic_write_text
@@ -47,7 +61,7 @@ def finetune_stage(config, cache, name, train_idx, val_idx, run_dir, log=print, 
                                 finetune_epochs=0).check()
     stage_dir = os.path.join(run_dir, "finetune")
     log(f"fine-tuning stage: dense head only, {stage.epochs} epochs at lr {stage.lr}")
-    result = train_one(stage, cache, name, train_idx, val_idx, stage_dir, log=log, group=group)
+    result = train_one(stage, cache, name, train_idx, val_idx, stage_dir, SplitNetworks(stage), log=log, group=group)
     if group.is_root:
         plot_training_curves(os.path.join(stage_dir, "metrics.csv"), os.path.join(stage_dir, "training_curves.png"))
     return result
@@ -64,17 +78,46 @@ def resume_advice(run_dir):
                     else "no checkpoint was saved yet; the same command starts the training again")
 
 
-def train_splits(config, cache, out_dir, log=print, group=SingleProcessGroup()):
+def run_training(config, group, networks):
+    """The run of ``hpa.train`` after its configuration is parsed and its first network built."""
+    networks.get_ready(group)  # unusable --init weights fail before any data is read
+    out_dir = prepare_run(config, group)  # every path checked and the folder made before the long work
+    print(f"output folder: {os.path.abspath(out_dir)}" + (f" (recipe {config.recipe})" if config.recipe else ""))
+    if group.is_root:
+        save_config(out_dir, config)
+
+    def prepare_data():  # rank 0 first: it generates and caches, the others reuse
+        from hpa.synthesis.cached import synthetic_data  # on demand: only a run without --data needs it
+        with phase("generating the synthetic data", "nothing is kept; the same command generates it again"):
+            sources = config.data or [synthetic_data(config.synthetic_n, config.synthetic_size, seed=0,
+                                                     root=config.cache_dir)]
+        with phase("caching the images", "finished chunks are kept; the same command resumes the build"):
+            return sources, [cached_images(data, config.image_size, root=config.cache_dir, workers=config.workers,
+                                           skip_bad=config.skip_bad, intensity=config.intensity)
+                             for data in sources]
+
+    sources, caches = distributed.root_first(group, prepare_data)
+    for data, part in zip(sources, caches):
+        print(f"data: {data} ({len(part)} samples, cached at {config.image_size} px in {part.path})")
+    train_splits(config, union_of(caches, sources), out_dir, networks, group=group)
+    print(f"saved checkpoints, thresholds, metrics.csv, report.txt and plots in {os.path.abspath(out_dir)}")
+    return 0
+
+
+def train_splits(config, cache, out_dir, networks=None, log=print, group=SingleProcessGroup()):
     """Train every selected split of ``config``; returns the run-level summary or None.
+
+    ``networks``: a :class:`~hpa.training.network.SplitNetworks` of ``config`` (default: a new one).
 
     In a distributed run every rank trains; only rank 0 (``group.is_root``) writes plots and reports.
     """
+    networks = networks or SplitNetworks(config)
     for name, train_idx, val_idx in splits(config, cache.labels):
         run_dir = os.path.join(out_dir, name) if name else out_dir
         if name:
             log(f"--- {name}: {len(train_idx)} training, {len(val_idx)} validation samples")
         with phase("training", resume_advice(run_dir)):
-            probs, y_true = train_one(config, cache, name, train_idx, val_idx, run_dir, log=log, group=group)
+            probs, y_true = train_one(config, cache, name, train_idx, val_idx, run_dir, networks, log=log, group=group)
             if group.is_root:
                 plot_training_curves(os.path.join(run_dir, "metrics.csv"), os.path.join(run_dir, "training_curves.png"))
             if config.finetune_epochs:

@@ -1,7 +1,11 @@
-"""One training run as the commands do it: splits, loaders, model, loop, thresholds.
+"""One split of a training run: its rows, loaders, network, training loop and thresholds.
 
     config -> splits of the cached labels -> per split: train_one(...)
            -> best checkpoint, per-class thresholds, validation probabilities
+
+The run around the splits (the data, the run folder, the fine-tuning stage,
+the reports) is :mod:`hpa.training.pipeline`; each split's network comes
+ready from :class:`hpa.training.network.SplitNetworks`.
 
 Everything comes from one :class:`~hpa.training.config.TrainConfig`; the data
 arrive as an opened image cache (``cache.images`` uint8 (N, 4, S, S),
@@ -13,7 +17,6 @@ import os
 
 import numpy as np
 
-import minidl as md
 from hpa.data.augmentation.names import one_of_named, parse_augment
 from hpa.data.batches.loader import BatchLoader, channel_stats
 from hpa.data.batches.sampling import oversample_indices
@@ -21,17 +24,14 @@ from hpa.data.batches.sharded_loader import ShardedBatchLoader
 from hpa.data.batches.splits import holdout_split, kfold_split
 from hpa.data.reading.labels import CLASS_NAMES
 from hpa.evaluation.thresholds import save_thresholds, search_thresholds
-from hpa.models import build_model
 from hpa.models.checkpoint import load_checkpoint, save_checkpoint
-from hpa.models.pretrained import first_conv_and_classifier
-from hpa.models.stains import STAIN_NAMES, parse_stains, stain_indices
+from hpa.models.stains import parse_stains
 from hpa.runtime.errors import HpaError
 from hpa.training.distributed import DistributedTrainer
-from hpa.training.fine_tuning import init_path, stain_statistics
+from hpa.training.fine_tuning import stain_statistics
 from hpa.training.run_folder import keep_best_beside
 from hpa.training.trainer import Trainer
-from minidl import StateDictError
-from minidl.distributed import SingleProcessGroup, SyncBatchNorm, shard
+from minidl.distributed import SingleProcessGroup, shard
 
 
 def splits(config, labels):
@@ -42,30 +42,6 @@ def splits(config, labels):
     folds = kfold_split(labels, k=config.folds, seed=config.seed)
     chosen = range(config.folds) if config.fold is None else [config.fold]
     return [(f"fold{k}", *folds[k]) for k in chosen]
-
-
-def load_init(model, init, model_name):
-    """Load ``--init`` weights of the same network into ``model``.
-
-    ``init`` is a training checkpoint, or ``imagenet:FILE`` for the output of
-    ``hpa.import_weights`` (ImageNet weights with a fresh 28-way head).
-    """
-    path, imported = init_path(init)
-    state, meta, _ = load_checkpoint(path)
-    if imported != ("imported" in meta):
-        raise HpaError(f"--init {init}: " + ("not an hpa.import_weights file; give a training checkpoint "
-                                              "without the imagenet: prefix" if imported else
-                                              "an hpa.import_weights file: write --init imagenet:" + path))
-    if meta.get("model") != model_name:
-        raise HpaError(f"--init {init}: checkpoint is for model {meta.get('model')!r}, not {model_name!r}")
-    if imported:  # the import has 4 stains: keep the first convolution's filters of the stains the model reads
-        conv = first_conv_and_classifier(model)[0] + ".weight"
-        if conv in state and state[conv].ndim == 4 and state[conv].shape[1] == 4:
-            state[conv] = state[conv][:, list(stain_indices(getattr(model, "stains", STAIN_NAMES)))]
-    try:
-        model.load_state_dict(state)
-    except StateDictError as error:
-        raise HpaError(f"--init {path}: {error}") from None
 
 
 def normalisation(cache, train_idx, seed, how="dataset"):
@@ -94,15 +70,15 @@ def normalisation(cache, train_idx, seed, how="dataset"):
     return mean, std, groups, {"mean": mean[0].tolist(), "std": std[0].tolist(), "source_stats": entries}
 
 
-def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print, group=SingleProcessGroup()):
-    """Train one model on one split; returns (validation probabilities, validation labels).
+def train_one(config, cache, name, train_idx, val_idx, out_dir, networks, log=print, group=SingleProcessGroup()):
+    """Train the next network of ``networks`` (a :class:`~hpa.training.network.SplitNetworks`) on one
+    split; returns (validation probabilities, validation labels).
 
     With ``config.distributed``, this process is one rank of ``group``: it
     trains on its slice of every batch and validates its slice of the
     validation set (see :mod:`hpa.training.distributed`).
     """
     labels = cache.labels
-    md.manual_seed(config.seed)
     mean, std, groups, stats_meta = normalisation(cache, train_idx, config.seed, config.normalize)
     fit_idx = oversample_indices(labels, train_idx, min_count=config.oversample, seed=config.seed) \
         if config.oversample > 0 else train_idx
@@ -116,14 +92,7 @@ def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print, group
                                    copies_from=len(train_idx), groups=groups, **common)
     val_loader = BatchLoader(cache.images, labels, shard(val_idx, group.rank, group.size), batch_size=64,
                              shuffle=False, mean=mean, std=std, groups=groups)
-    model = build_model(config.model, image_size=config.image_size, stains=config.stains, **config.model_options)
-    if config.distributed and config.sync_batchnorm:
-        model = SyncBatchNorm.convert_sync_batchnorm(model, group)
-    model.to(config.device)
-    if config.device == "gpu":
-        md.backend.allow_tf32(config.tf32)
-    if config.init:
-        load_init(model, config.init, config.model)
+    model = networks.take(group)  # seeded, on the device, --init loaded
     meta = {"model": config.model, "model_options": config.model_options, "image_size": config.image_size,
             "stains": list(parse_stains(config.stains)),
             **stats_meta, "class_names": list(CLASS_NAMES),

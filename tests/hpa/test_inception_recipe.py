@@ -20,7 +20,7 @@ from hpa.models.stains import parse_stains
 from hpa.runtime import cli
 from hpa.runtime.errors import HpaError
 from hpa.training.fine_tuning import stain_statistics
-from hpa.training.split import load_init
+from hpa.training.network import load_init
 
 NARROW = {"width": 0.0625}
 
