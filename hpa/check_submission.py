@@ -12,9 +12,9 @@ import sys
 import numpy as np
 import pandas as pd
 
-from hpa import cli
-from hpa.data.labels import NUM_CLASSES
-from hpa.errors import HpaError
+from hpa.data.reading.labels import NUM_CLASSES
+from hpa.runtime import cli
+from hpa.runtime.errors import HpaError
 
 
 def build_parser():

@@ -4,7 +4,7 @@
 
 writes ``label_frequency.png``, ``cooccurrence.png``, ``labels_per_sample.png``
 and ``montage.png`` (see :mod:`hpa.evaluation.data_plots`). ``DIR`` is read by
-:func:`hpa.data.dataset.open_dataset`, the reader training uses: a Kaggle
+:func:`hpa.data.reading.dataset.open_dataset`, the reader training uses: a Kaggle
 folder, or a labels CSV with its images beside it.
 """
 import os
@@ -12,11 +12,11 @@ import sys
 
 import numpy as np
 
-from hpa.cli import ArgumentParser, positive_int, run
-from hpa.data.dataset import open_dataset
-from hpa.data.imageio import resize_area
-from hpa.data.labels import NUM_CLASSES
+from hpa.data.reading.dataset import open_dataset
+from hpa.data.reading.imageio import resize_area
+from hpa.data.reading.labels import NUM_CLASSES
 from hpa.evaluation.data_plots import plot_cooccurrence, plot_label_frequency, plot_labels_per_sample, plot_montage
+from hpa.runtime.cli import ArgumentParser, positive_int, run
 
 PLOT_FILES = ("label_frequency.png", "cooccurrence.png", "labels_per_sample.png", "montage.png")
 
@@ -39,7 +39,7 @@ def pick_samples(labels, count):
 def draw_all(data, out_dir, montage=6):
     """Write the four plots of the labelled set ``data`` into ``out_dir``.
 
-    ``data`` is anything :func:`hpa.data.dataset.open_dataset` reads: a
+    ``data`` is anything :func:`hpa.data.reading.dataset.open_dataset` reads: a
     Kaggle folder (``train.csv`` + ``train/``) or a labels CSV with its images.
     """
     dataset = open_dataset(data, split="train")

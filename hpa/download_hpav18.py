@@ -20,14 +20,14 @@ import os
 import shutil
 import sys
 
-from hpa import cli
-from hpa.data.disk_space import _human
+from hpa.data.cache.disk_space import _human
 from hpa.download.fetch import FetchOptions
 from hpa.download.plan import BYTES_PER_SAMPLE, DEFAULT_BASE_URL, LABELS_NAME, default_labels, describe, make_plan
 from hpa.download.run import download, missing_samples, remove_stale_temps
 from hpa.download.summary import Results, check_out_folder, summary, write_outputs
-from hpa.errors import HpaError
-from hpa.interrupts import phase
+from hpa.runtime import cli
+from hpa.runtime.errors import HpaError
+from hpa.runtime.interrupts import phase
 
 
 def build_parser():

@@ -11,8 +11,7 @@ missing or unreadable, and the report says how many.
 import os
 import sys
 
-from hpa import cli
-from hpa.data.source import cached_images
+from hpa.data.cache.source import cached_images
 from hpa.evaluation.inference import add_arguments, load_models, mean_thresholds, predict_probs, skipped_samples
 from hpa.evaluation.metrics import (
     classification_report,
@@ -23,6 +22,8 @@ from hpa.evaluation.metrics import (
 )
 from hpa.evaluation.thresholds import f1_curve, predict
 from hpa.evaluation.training_plots import plot_f1_vs_threshold, plot_per_class_f1
+from hpa.runtime import cli
+from hpa.runtime.device import use_device
 from hpa.training.run_folder import check_output_folder
 from minidl.atomic import atomic_write_text
 
@@ -40,6 +41,7 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     check_output_folder(args.out, args.overwrite)  # before the long work
+    use_device(args.device)
     loaded = load_models(args.checkpoint, args.device)
     cache = cached_images(args.data, loaded[0][1]["image_size"], root=args.cache_dir, skip_bad=args.skip_bad,
                           intensity=loaded[0][1].get("config", {}).get("intensity", "fixed"))

@@ -14,10 +14,10 @@ checkpoint that ``hpa.train --init imagenet:FILE`` fine-tunes.
 import os
 import sys
 
-from hpa import cli
 from hpa.models import IMPORTABLE_NAMES, MODELS
 from hpa.models.checkpoint import save_checkpoint
 from hpa.models.pretrained import FOURTH_CHANNEL, import_imagenet
+from hpa.runtime import cli
 
 IMPORT_FORMAT = "imagenet-import-1"
 

@@ -15,10 +15,11 @@ import sys
 
 import pandas as pd
 
-from hpa import cli
-from hpa.data.source import cached_images
+from hpa.data.cache.source import cached_images
 from hpa.evaluation.inference import add_arguments, load_models, mean_thresholds, predict_probs, skipped_samples
 from hpa.evaluation.thresholds import predict
+from hpa.runtime import cli
+from hpa.runtime.device import use_device
 from hpa.training.run_folder import check_output_file
 from minidl.atomic import atomic_path
 
@@ -39,6 +40,7 @@ def submission_frame(ids, y_pred):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     check_output_file(args.out, args.overwrite)  # before the long work
+    use_device(args.device)
     loaded = load_models(args.checkpoint, args.device)
     size = loaded[0][1]["image_size"]
     cache = cached_images(args.data, size, split="test", root=args.cache_dir, skip_bad=args.skip_bad,

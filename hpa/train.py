@@ -21,23 +21,18 @@ keeps the resolved configuration as ``config.json``.
 """
 import dataclasses
 import json
-import os
 import sys
 
-from hpa import cli
-from hpa.data.augment_names import augment_help
-from hpa.data.source import cached_images
-from hpa.data.union import union_of
-from hpa.errors import HpaError
-from hpa.evaluation.inference import use_device
-from hpa.interrupts import phase
-from hpa.models import MODELS, build_model
+from hpa.data.augmentation.names import augment_help
+from hpa.models import MODELS
+from hpa.runtime import cli
+from hpa.runtime.device import use_device
+from hpa.runtime.errors import HpaError
 from hpa.training import distributed, recipes
 from hpa.training.config import EARLY_STOPPING_ON, LOSSES, OPTIMIZERS, SCHEDULES, TrainConfig
 from hpa.training.fine_tuning import NORMALIZATIONS
-from hpa.training.preflight import prepare_run
-from hpa.training.run import load_init
-from hpa.training.session import save_config, train_splits
+from hpa.training.network import SplitNetworks
+from hpa.training.pipeline import run_training
 from minidl import host_memory
 
 
@@ -216,37 +211,10 @@ def main(argv=None, model=None, description=None):
     config = parse_config(argv, model, description)
     host_memory.keep_freed_memory()  # minidl's fast CPU path: a step reuses the last one's memory
     use_device(config.device)
-    model = build_model(config.model, image_size=config.image_size, stains=config.stains,
-                        **config.model_options)  # bad options fail now
+    networks = SplitNetworks(config)  # the first split's network: bad options fail now
     group = distributed.start(config)
     with distributed.failing_rank_ends_job(group):
-        return _run(config, group, model)
-
-
-def _run(config, group, model):
-    if config.init:
-        load_init(model, config.init, config.model)  # unusable --init weights fail before any data is read
-    out_dir = prepare_run(config, group)  # every path checked and the folder made before the long work
-    print(f"output folder: {os.path.abspath(out_dir)}" + (f" (recipe {config.recipe})" if config.recipe else ""))
-    if group.is_root:
-        save_config(out_dir, config)
-
-    def prepare_data():  # rank 0 first: it generates and caches, the others reuse
-        from hpa.synthetic.cached import synthetic_data  # on demand: only a run without --data needs it
-        with phase("generating the synthetic data", "nothing is kept; the same command generates it again"):
-            sources = config.data or [synthetic_data(config.synthetic_n, config.synthetic_size, seed=0,
-                                                     root=config.cache_dir)]
-        with phase("caching the images", "finished chunks are kept; the same command resumes the build"):
-            return sources, [cached_images(data, config.image_size, root=config.cache_dir, workers=config.workers,
-                                           skip_bad=config.skip_bad, intensity=config.intensity)
-                             for data in sources]
-
-    sources, caches = distributed.root_first(group, prepare_data)
-    for data, part in zip(sources, caches):
-        print(f"data: {data} ({len(part)} samples, cached at {config.image_size} px in {part.path})")
-    train_splits(config, union_of(caches, sources), out_dir, group=group)
-    print(f"saved checkpoints, thresholds, metrics.csv, report.txt and plots in {os.path.abspath(out_dir)}")
-    return 0
+        return run_training(config, group, networks)
 
 
 if __name__ == "__main__":

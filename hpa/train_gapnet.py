@@ -6,7 +6,7 @@ GapNet works on full-resolution images (512 px, as in its paper, unless
 """
 import sys
 
-from hpa import cli
+from hpa.runtime import cli
 from hpa.train import main as train_main
 
 

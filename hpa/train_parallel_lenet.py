@@ -11,7 +11,7 @@ Adam, learning rate halved when validation macro F1 stalls. This is
 """
 import sys
 
-from hpa import cli
+from hpa.runtime import cli
 from hpa.train import main as train_main
 
 

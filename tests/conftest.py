@@ -39,7 +39,7 @@ def fake_device():
 @pytest.fixture(scope="module")
 def tiny_synthetic(tmp_path_factory):
     """96 synthetic samples of 64 px in the Kaggle layout, made once per test module."""
-    from hpa.synthetic.generate import generate  # here: the engine's tests never need hpa
+    from hpa.synthesis.generate import generate  # here: the engine's tests never need hpa
     folder = tmp_path_factory.mktemp("synthetic")
     generate(folder, n=96, size=64, seed=3, progress=False)
     return folder

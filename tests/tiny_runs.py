@@ -9,7 +9,8 @@ COLORS = ("red", "green", "blue", "yellow")
 
 def train_one_epoch(data, root):
     """Train TINY_LENET for one epoch on ``data`` into ``root/run`` (cache in ``root/cache``); returns ``root``."""
-    from hpa import cli, train  # here: this module's option lists serve tests that never import hpa
+    from hpa import train
+    from hpa.runtime import cli  # here: this module's option lists serve tests that never import hpa
     argv = [*TINY_LENET, "--data", str(data), "--epochs", "1", "--out", str(root / "run"),
             "--cache-dir", str(root / "cache")]
     assert cli.run(train.main, argv) == 0
@@ -26,7 +27,7 @@ def one_line_error(capsys):
 
 def synthetic_folder(tmp_path_factory, n=64, size=32):
     """A fresh synthetic set of ``n`` samples of ``size`` px in the Kaggle layout."""
-    from hpa.synthetic.generate import generate
+    from hpa.synthesis.generate import generate
     folder = tmp_path_factory.mktemp("synthetic")
     generate(folder, n=n, size=size, seed=3, progress=False)
     return folder

@@ -6,8 +6,8 @@
 Prints three tables:
 
 * cache build: samples/s decoding a generated Kaggle-layout folder of random
-  512x512 PNGs into a cache of each size (:func:`hpa.data.cache.build_cache`);
-* loader: samples/s delivered by :class:`hpa.data.loader.BatchLoader` over a
+  512x512 PNGs into a cache of each size (:func:`hpa.data.cache.build.build_cache`);
+* loader: samples/s delivered by :class:`hpa.data.batches.loader.BatchLoader` over a
   memmapped uint8 array of random images, with the default augmentation and
   without any, for each size.
 
@@ -37,11 +37,11 @@ import numpy as np
 from PIL import Image
 
 from hpa.bench.step import registry_training_step
-from hpa.data.augment import default_augmentation
-from hpa.data.cache import build_cache
-from hpa.data.dataset import open_dataset
-from hpa.data.labels import CHANNELS, NUM_CLASSES
-from hpa.data.loader import BatchLoader
+from hpa.data.augmentation.augment import default_augmentation
+from hpa.data.batches.loader import BatchLoader
+from hpa.data.cache.build import build_cache
+from hpa.data.reading.dataset import open_dataset
+from hpa.data.reading.labels import CHANNELS, NUM_CLASSES
 from hpa.models import MODELS
 from minidl import host_memory
 from minidl.atomic import atomic_write_text

@@ -29,9 +29,9 @@ import time
 
 import minidl as md
 from hpa.bench.step import registry_training_step
-from hpa.cli import positive_int, run
-from hpa.errors import HpaError
 from hpa.models import build_model
+from hpa.runtime.cli import positive_int, run
+from hpa.runtime.errors import HpaError
 from minidl import host_memory
 from minidl.atomic import atomic_write_text
 from minidl.bench import blas

@@ -10,7 +10,7 @@ in [0, 1), about 10% positive labels) for it. ``hpa.bench.steps``,
 import numpy as np
 
 import minidl as md
-from hpa.data.labels import CHANNELS, NUM_CLASSES
+from hpa.data.reading.labels import CHANNELS, NUM_CLASSES
 from hpa.models import build_model
 
 

@@ -1,16 +1,11 @@
-"""From files on disk to normalised batches.
+"""From files on disk to normalised batches, in four steps that import only the ones before.
 
-    labels        the 28 classes, the four stains, ``Target`` strings and label matrices
-    imageio       one image file -> uint8 array, with one-line errors
-    dataset       a folder in the Kaggle or HPAv18 layout -> Ids, labels, file paths
-    cache_format  a cache's files and manifest; opening a complete cache
-    cache         building a cache of decoded, resized images, resumably, in parallel
-    source        the folders a run reads (or the synthetic default), cached
-    augment       the augmentation framework; flips, 90-degree turns, brightness, contrast
-    noise_blur    Gaussian noise and blur augmentations
-    affine        bilinear affine warps, and rotation, crop and affine augmentations
-    loader        seeded, prefetching batches of normalised float32 images
-    sharded_loader  one rank's slice of every batch, for data-parallel runs
-    sampling      rare-class oversampling
-    splits        iterative-stratification hold-out and K-fold splits
+    reading       files -> arrays: the 28 classes and ``Target`` labels, sample Ids, channel
+                  file names, image files, a folder in the Kaggle or HPAv18 layout
+    cache         decoded, resized images in one memory-mapped array per source, built
+                  resumably and in parallel; ``--data`` folders to caches; several in one run
+    augmentation  random changes of a batch: flips, turns, brightness, contrast, noise, blur,
+                  affine warps, by name for the command line, one random stream per image
+    batches       splits, rare-class oversampling, and seeded, prefetching batches of
+                  normalised float32 images (one rank's share for data-parallel runs)
 """

@@ -12,7 +12,7 @@ external-data layout hpa's reader takes as it is.
 ``--limit N`` keeps N samples that still show every class: the rarest
 classes are covered first (one sample each, the one with the fewest other
 labels), then the rest is drawn by iterative stratification
-(:mod:`hpa.data.splits`), so each class keeps close to its share.
+(:mod:`hpa.data.batches.splits`), so each class keeps close to its share.
 """
 import os
 import pathlib
@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hpa.data.dataset import read_labels_csv
-from hpa.data.labels import CHANNELS
-from hpa.data.splits import iterative_stratification
-from hpa.errors import HpaError
+from hpa.data.batches.splits import iterative_stratification
+from hpa.data.reading.dataset import read_labels_csv
+from hpa.data.reading.labels import CHANNELS
+from hpa.runtime.errors import HpaError
 
 DEFAULT_BASE_URL = "http://v18.proteinatlas.org/images"
 LABELS_NAME = "HPAv18RGBY_WithoutUncertain_wodpl.csv"

@@ -7,7 +7,7 @@ wait on the network, not the CPU, and the JPEG check decodes outside the
 GIL, so threads suffice.
 
 Ctrl-C (or SIGTERM, turned into the same ``KeyboardInterrupt`` by
-:func:`hpa.interrupts.stop_on_sigterm`) reaches the main thread, which sets
+:func:`hpa.runtime.interrupts.stop_on_sigterm`) reaches the main thread, which sets
 ``stop``, cancels the samples not yet started and waits for the running
 ones: each abandons its file between two chunks (the atomic write removes
 its temporary file) or finishes writing it whole. Only complete files remain.
@@ -21,7 +21,7 @@ import threading
 
 from tqdm import tqdm
 
-from hpa.data.labels import CHANNELS
+from hpa.data.reading.labels import CHANNELS
 from hpa.download.fetch import FetchFailed, Missing, fetch_file
 from hpa.download.summary import Outcome
 

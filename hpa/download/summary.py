@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from hpa.data.labels import multihot_to_target
-from hpa.errors import HpaError
+from hpa.data.reading.labels import multihot_to_target
+from hpa.runtime.errors import HpaError
 from minidl.atomic import atomic_write_text
 
 LABELS_FILE = "train.csv"

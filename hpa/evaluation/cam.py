@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import minidl as md  # noqa: E402
-from hpa.data.labels import CHANNELS, CLASS_NAMES  # noqa: E402
+from hpa.data.reading.labels import CHANNELS, CLASS_NAMES  # noqa: E402
 from hpa.evaluation.data_plots import composite  # noqa: E402
 from hpa.evaluation.gradcam import grad_cam  # noqa: E402
 from hpa.evaluation.training_plots import _save  # noqa: E402

@@ -19,8 +19,8 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from hpa.data.labels import CHANNELS, CLASS_NAMES, NUM_CLASSES, as_label_matrix
-from hpa.errors import HpaError
+from hpa.data.reading.labels import CHANNELS, CLASS_NAMES, NUM_CLASSES, as_label_matrix
+from hpa.runtime.errors import HpaError
 from minidl.atomic import atomic_path
 
 # Each stain's display colour as RGB weights; yellow lights red and green.

@@ -10,17 +10,17 @@ import os
 import numpy as np
 
 import minidl as md
-from hpa import cli
-from hpa.data.augment import dihedral
-from hpa.data.dataset import open_dataset
-from hpa.data.loader import BatchLoader
-from hpa.errors import HpaError
+from hpa.data.augmentation.augment import dihedral
+from hpa.data.batches.loader import BatchLoader
+from hpa.data.reading.dataset import open_dataset
 from hpa.evaluation.thresholds import load_thresholds
 from hpa.models.checkpoint import build_checked_model, open_checkpoint
+from hpa.runtime import cli
+from hpa.runtime.errors import HpaError
 from minidl import StateDictError
 from minidl.losses import sigmoid
 
-OOF_THRESHOLDS = "oof_thresholds.json"  # written by hpa.training.session
+OOF_THRESHOLDS = "oof_thresholds.json"  # written by hpa.training.pipeline
 
 
 def load_model(path):
@@ -54,17 +54,9 @@ def predict_logits(model, loader, device=None):
     return np.concatenate(chunks).astype(np.float32)
 
 
-def use_device(device):
-    """Select ``"cpu"`` or ``"gpu"`` for minidl; a missing GPU is a one-line error."""
-    try:
-        md.use(device)
-    except md.backend.DeviceError as error:
-        raise HpaError(f"--device {device}: {error}") from None
-
-
 def load_models(paths, device="cpu"):
-    """Models (on ``device``) and metas of checkpoints that must agree on the input size."""
-    use_device(device)
+    """Models (on ``device``, which :func:`hpa.runtime.device.use_device` chose) and metas of
+    checkpoints that must agree on the input size."""
     loaded = [(model.to(device), meta) for model, meta in map(load_model, paths)]
     sizes = {meta["image_size"] for _, meta in loaded}
     if len(sizes) > 1:

@@ -17,8 +17,8 @@ C per-class F1 values, so a rare class weighs as much as a common one.
 import numpy as np
 import pandas as pd
 
-from hpa.data.labels import CLASS_NAMES, NUM_CLASSES, as_label_matrix
-from hpa.errors import HpaError
+from hpa.data.reading.labels import CLASS_NAMES, NUM_CLASSES, as_label_matrix
+from hpa.runtime.errors import HpaError
 
 
 def _pair(y_true, y_pred):
@@ -107,7 +107,7 @@ def report_frame(y_true, y_pred, class_names=None):
     * ``"macro avg"`` is the plain mean of the per-class scores; its ``f1`` is
       :func:`macro_f1`.
 
-    ``class_names`` defaults to :data:`hpa.data.labels.CLASS_NAMES` when C is 28,
+    ``class_names`` defaults to :data:`hpa.data.reading.labels.CLASS_NAMES` when C is 28,
     and to the class numbers otherwise.
     """
     t, p = _pair(y_true, y_pred)

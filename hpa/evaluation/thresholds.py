@@ -18,8 +18,8 @@ import numbers
 
 import numpy as np
 
-from hpa.data.labels import CLASS_NAMES, NUM_CLASSES, as_label_matrix
-from hpa.errors import HpaError, quote
+from hpa.data.reading.labels import CLASS_NAMES, NUM_CLASSES, as_label_matrix
+from hpa.runtime.errors import HpaError, quote
 from minidl.atomic import atomic_write_text
 
 DEFAULT_STEP = 0.005
@@ -165,7 +165,7 @@ def save_thresholds(path, thresholds, class_names=None):
 
     The file lists one ``{"class", "name", "threshold"}`` entry per class so
     it is readable by eye; the names default to
-    :data:`hpa.data.labels.CLASS_NAMES` when C is 28. Floats are written in full
+    :data:`hpa.data.reading.labels.CLASS_NAMES` when C is 28. Floats are written in full
     so a loaded threshold compares exactly like the searched one.
     """
     th = _as_thresholds(thresholds)

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from hpa.data.labels import CLASS_NAMES  # noqa: E402
+from hpa.data.reading.labels import CLASS_NAMES  # noqa: E402
 from minidl.atomic import atomic_path  # noqa: E402
 
 

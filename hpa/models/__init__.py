@@ -31,7 +31,6 @@ import dataclasses
 import functools
 import inspect
 
-from hpa.errors import HpaError
 from hpa.models.deepyeast import DeepYeast
 from hpa.models.densenet import DenseNet, torchvision_densenet
 from hpa.models.gapnet import GapNet
@@ -42,6 +41,7 @@ from hpa.models.parallel_lenet import ParallelLeNet
 from hpa.models.resnet import ResNet
 from hpa.models.stains import parse_stains, select_stains
 from hpa.models.vgg import VGG
+from hpa.runtime.errors import HpaError
 
 
 @dataclasses.dataclass(frozen=True)

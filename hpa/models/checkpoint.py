@@ -19,10 +19,10 @@ import json
 
 import numpy as np
 
-from hpa.errors import HpaError, quote
 from hpa.models.checkpoint_file import FORMAT, open_checkpoint
 from hpa.models.checkpoint_meta import check_meta
 from hpa.models.memory_budget import address_space_budget, budget_for
+from hpa.runtime.errors import HpaError, quote
 from minidl import backend, save_arrays
 
 __all__ = ["FORMAT", "build_checked_model", "load_checkpoint", "open_checkpoint", "save_checkpoint"]

@@ -26,7 +26,7 @@ import zipfile
 import numpy as np
 from numpy.lib import format as npy
 
-from hpa.errors import HpaError, quote
+from hpa.runtime.errors import HpaError, quote
 
 FORMAT = "hpa-checkpoint-1"
 META_LIMIT = 16 * 2 ** 20   # bytes of meta.json (the biggest real one is a few kB plus the run's config)

@@ -17,7 +17,7 @@ import numbers
 
 import numpy as np
 
-from hpa.errors import HpaError, quote
+from hpa.runtime.errors import HpaError, quote
 
 MAX_IMAGE_SIZE = 4096       # px; HPA originals are 2048 or 3072 px square
 MAX_OPTION_LENGTH = 64      # items in one list option (e.g. widths)

@@ -29,8 +29,8 @@ import re
 
 import numpy as np
 
-from hpa.errors import HpaError
 from hpa.models import IMPORTABLE_NAMES, build_model
+from hpa.runtime.errors import HpaError
 from minidl.layers import Conv2d, Linear
 
 FOURTH_CHANNEL = ("red-green", "red", "mean", "zero")

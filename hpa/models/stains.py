@@ -12,7 +12,7 @@ channels, as papers that leave out yellow do. The selection has no
 parameters, so state-dict names are the network's own; its backward puts the
 gradient back into the chosen channels (zeros for the others).
 """
-from hpa.errors import HpaError
+from hpa.runtime.errors import HpaError
 from minidl.layers import ChannelSelect, Sequential
 
 STAIN_NAMES = ("red", "green", "blue", "yellow")

@@ -7,6 +7,8 @@
     position      mid-epoch checkpoints: where in an epoch to continue
     loss_watch    stop on a NaN loss with advice, warn on a runaway one
     preflight     paths and the resumed checkpoint checked before the long work
-    run           one training run of a command: data, model, loop, report
+    pipeline      a whole ``hpa.train`` run: first network, run folder, data, every split, reports
+    split         one split: rows, loaders, network, loop, thresholds
+    network       each split's network, built once, ``--init`` loaded once
     distributed   ``--distributed``: the process group, and the trainer of one rank
 """

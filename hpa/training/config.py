@@ -12,12 +12,12 @@ configuration.
 import dataclasses
 import os
 
-from hpa.data.augment_names import augment_names
-from hpa.data.imageio import parse_intensity
-from hpa.errors import HpaError
+from hpa.data.augmentation.names import augment_names
+from hpa.data.reading.imageio import parse_intensity
 from hpa.evaluation.thresholds import threshold_grid
 from hpa.models import MODELS
 from hpa.models.stains import parse_stains
+from hpa.runtime.errors import HpaError
 from hpa.training.fine_tuning import check_fine_tuning, init_path
 
 LOSSES = ("bce", "weighted-bce", "focal", "soft-f1")
@@ -49,7 +49,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     folds: int = 0                  # K-fold training when >= 2
     fold: int = None                # with folds: only this fold
-    augment: str = "dihedral,brightness,contrast"   # names of hpa.data.augment_names; "": none
+    augment: str = "dihedral,brightness,contrast"   # names of hpa.data.augmentation.names; "": none
     oversample: int = 0
     oversample_augment: str = ""    # each oversampled copy gets one of these
     # the optimisation

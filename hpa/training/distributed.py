@@ -2,7 +2,7 @@
 
 K processes train one model. Every rank builds the same run (split, seed,
 model, optimizer) and takes its slice of every global batch of
-``--batch-size`` rows (:class:`hpa.data.sharded_loader.ShardedBatchLoader`).
+``--batch-size`` rows (:class:`hpa.data.batches.sharded_loader.ShardedBatchLoader`).
 After each backward pass the gradients are averaged over the ranks, so every
 rank takes the step one process would take on the whole global batch, and
 the weights stay identical everywhere. Batch norms become
@@ -28,8 +28,8 @@ import time
 
 import numpy as np
 
-from hpa.errors import HpaError
 from hpa.evaluation.inference import predict_logits
+from hpa.runtime.errors import HpaError
 from hpa.training.trainer import Trainer
 from minidl import distributed as dist
 from minidl.losses import sigmoid

@@ -24,7 +24,7 @@ networks were trained with (mean 0.5, std 0.5: pixels scaled to [-1, 1]).
 """
 import numpy as np
 
-from hpa.errors import HpaError
+from hpa.runtime.errors import HpaError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # R, G, B on the 0..1 scale
 IMAGENET_STD = (0.229, 0.224, 0.225)

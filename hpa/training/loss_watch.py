@@ -8,7 +8,7 @@ too high a learning rate; that gets one warning, and training goes on.
 """
 import math
 
-from hpa.errors import HpaError
+from hpa.runtime.errors import HpaError
 from hpa.training.config import LOSSES
 
 # Warn when the loss stays above RUNAWAY_FACTOR x its first value for RUNAWAY_STEPS batches in a row.

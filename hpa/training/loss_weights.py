@@ -11,7 +11,7 @@ Both feed ``minidl.BCEWithLogitsLoss(weight=w, pos_weight=p)``.
 """
 import numpy as np
 
-from hpa.errors import HpaError
+from hpa.runtime.errors import HpaError
 
 CLASS_WEIGHT_SCHEMES = ("none", "inv-log")
 POS_WEIGHT_SCHEMES = ("none", "ratio", "sqrt-ratio")

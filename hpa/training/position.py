@@ -6,7 +6,7 @@ an epoch. Besides the weights, optimizer, schedule and random state (saved
 at every checkpoint), it records an :class:`EpochPosition`: the epoch, how
 many of its batches are done, the loss sum so far and the loader's row
 order. Because batch ``k`` of epoch ``e`` depends only on ``(seed, e, k)``
-(see :mod:`hpa.data.loader`), a resumed run that skips the done batches
+(see :mod:`hpa.data.batches.loader`), a resumed run that skips the done batches
 trains on exactly the batches the uninterrupted run would have, bit for bit.
 """
 import dataclasses
@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from hpa.errors import HpaError
+from hpa.runtime.errors import HpaError
 
 
 @dataclasses.dataclass

@@ -14,10 +14,10 @@ it and tells the other ranks.
 import os
 import tempfile
 
-from hpa.data.source import cache_root
-from hpa.errors import QUOTE_LIMIT, HpaError, quote
+from hpa.data.cache.source import cache_root
 from hpa.models.checkpoint import load_checkpoint
 from hpa.models.checkpoint_meta import check_training_state
+from hpa.runtime.errors import QUOTE_LIMIT, HpaError, quote
 from hpa.training.run_folder import claim_run_folder
 from minidl.distributed import SingleProcessGroup
 

@@ -21,9 +21,9 @@ import copy
 import dataclasses
 import importlib
 
-from hpa.errors import HpaError
+from hpa.runtime.errors import HpaError
 
-# Augmentation lists of hpa.data.augment_names.
+# Augmentation lists of hpa.data.augmentation.names.
 PAPER_AUGMENTATIONS = "dihedral,blur,crop,contrast,noise,brightness,affine"
 
 

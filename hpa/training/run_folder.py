@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 
-from hpa.errors import HpaError
+from hpa.runtime.errors import HpaError
 from minidl.atomic import atomic_path
 
 # A fold may join the K-fold run in --out only if the run agrees on what decides the folds and models.

@@ -31,11 +31,11 @@ import numpy as np
 from tqdm import tqdm
 
 import minidl as md
-from hpa.errors import HpaError, quote
 from hpa.evaluation.inference import predict_logits
 from hpa.evaluation.report import summarise
 from hpa.models.checkpoint import open_checkpoint, save_checkpoint
 from hpa.models.checkpoint_meta import check_training_state
+from hpa.runtime.errors import HpaError, quote
 from hpa.training.factories import make_loss, make_optimizer, make_schedule
 from hpa.training.fine_tuning import enter_stage, param_groups, stage_of
 from hpa.training.loss_watch import LossWatch

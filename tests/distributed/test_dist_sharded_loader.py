@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 
-from hpa.data.augment import default_augmentation
-from hpa.data.augment_names import AUGMENTATIONS, DEFAULT_AUGMENT, one_of_named, parse_augment
-from hpa.data.loader import BatchLoader
-from hpa.data.sampling import oversample_indices
-from hpa.data.sharded_loader import ShardedBatchLoader
-from hpa.errors import HpaError
+from hpa.data.augmentation.augment import default_augmentation
+from hpa.data.augmentation.names import AUGMENTATIONS, DEFAULT_AUGMENT, one_of_named, parse_augment
+from hpa.data.batches.loader import BatchLoader
+from hpa.data.batches.sampling import oversample_indices
+from hpa.data.batches.sharded_loader import ShardedBatchLoader
+from hpa.runtime.errors import HpaError
 
 
 @pytest.fixture(scope="module")

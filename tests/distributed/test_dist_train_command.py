@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from hpa.models.checkpoint import load_checkpoint
-from hpa.synthetic.generate import generate
+from hpa.synthesis.generate import generate
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,8 @@ import pytest
 from tiny_runs import TINY_LENET
 
 import minidl as md
-from hpa import cli, evaluate, train
+from hpa import evaluate, train
+from hpa.runtime import cli
 
 pytestmark = pytest.mark.gpu
 

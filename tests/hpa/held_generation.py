@@ -11,8 +11,9 @@ import importlib
 import sys
 import time
 
-from hpa import cli, train
-from hpa.synthetic.__main__ import main as synthetic_main
+from hpa import train
+from hpa.runtime import cli
+from hpa.synthetic import main as synthetic_main
 
 
 def held_render(classes, size, rng):
@@ -24,7 +25,7 @@ def held_render(classes, size, rng):
 
 if __name__ == "__main__":
     # By name: the package hpa.synthetic exports the function generate, which hides the module.
-    generate_module = importlib.import_module("hpa.synthetic.generate")
+    generate_module = importlib.import_module("hpa.synthesis.generate")
     generate_module.render_sample = held_render  # workers are forked, so they see it too
     command, argv = sys.argv[2], sys.argv[3:]
     sys.exit(cli.run(train.main if command == "train" else synthetic_main, argv))

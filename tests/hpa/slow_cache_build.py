@@ -9,9 +9,10 @@ test can see the build running and count how many samples were decoded.
 import sys
 import time
 
-import hpa.data.cache as cache_module
-from hpa import cli, train
-from hpa.data.source import cached_images
+import hpa.data.cache.build as cache_module
+from hpa import train
+from hpa.data.cache.source import cached_images
+from hpa.runtime import cli
 
 DELAY_S = 0.05
 _resize_area = cache_module.resize_area

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from hpa.data.affine import MODES, Affine, RandomCrop, Rotate, affine_matrices, warp_affine
-from hpa.data.augment import Brightness, Compose, Contrast, Dihedral, default_augmentation, dihedral
-from hpa.data.noise_blur import GaussianBlur, GaussianNoise
-from hpa.errors import HpaError
+from hpa.data.augmentation.affine import MODES, Affine, RandomCrop, Rotate, affine_matrices, warp_affine
+from hpa.data.augmentation.augment import Brightness, Compose, Contrast, Dihedral, default_augmentation, dihedral
+from hpa.data.augmentation.noise_blur import GaussianBlur, GaussianNoise
+from hpa.runtime.errors import HpaError
 
 
 def batch(dtype=np.uint8, b=6, size=16, seed=0):

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 from hpa import train
-from hpa.data.augment import Compose
-from hpa.data.augment_names import AUGMENTATIONS, OneOf, augment_help, one_of_named, parse_augment
-from hpa.data.loader import BatchLoader
-from hpa.errors import HpaError
+from hpa.data.augmentation.augment import Compose
+from hpa.data.augmentation.names import AUGMENTATIONS, OneOf, augment_help, one_of_named, parse_augment
+from hpa.data.batches.loader import BatchLoader
+from hpa.runtime.errors import HpaError
 
 NAMES = ["dihedral", "rotate45", "blur", "crop", "contrast", "brightness", "noise", "affine"]
 

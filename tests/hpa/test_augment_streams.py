@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from hpa.data.augment_names import AUGMENTATIONS, one_of_named
-from hpa.data.augment_streams import SampleStreams
-from hpa.data.noise_blur import GaussianBlur
-from hpa.errors import HpaError
+from hpa.data.augmentation.names import AUGMENTATIONS, one_of_named
+from hpa.data.augmentation.noise_blur import GaussianBlur
+from hpa.data.augmentation.streams import SampleStreams
+from hpa.runtime.errors import HpaError
 
 
 def streams(slots, seed=7):

@@ -1,4 +1,4 @@
-"""Tests for hpa.data.cache and hpa.data.cache_format: build, reuse, resume, rebuild and skip unreadable samples."""
+"""Tests for hpa.data.cache.build and hpa.data.cache.format: build, reuse, resume, rebuild and skip unreadable samples."""
 import errno
 import json
 import logging
@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hpa.data.cache import build_cache
-from hpa.data.cache_format import open_cache, source_fingerprint
-from hpa.data.dataset import open_dataset
-from hpa.data.imageio import resize_area
-from hpa.data.labels import CHANNELS
-from hpa.errors import HpaError
+from hpa.data.cache.build import build_cache
+from hpa.data.cache.format import open_cache, source_fingerprint
+from hpa.data.reading.dataset import open_dataset
+from hpa.data.reading.imageio import resize_area
+from hpa.data.reading.labels import CHANNELS
+from hpa.runtime.errors import HpaError
 
 SIDE = 32
 N = 10
@@ -152,7 +152,7 @@ def test_skip_bad_excludes_unreadable_samples(data_dir, cache_dir, caplog):
         f.write("not a png")
     keep = [i for i in range(N) if i not in (3, 7)]
     want = np.stack([resize_area(ds.read(i), 8) for i in keep])
-    with caplog.at_level(logging.WARNING, logger="hpa.data.cache"):
+    with caplog.at_level(logging.WARNING, logger="hpa.data.cache.build"):
         cache = build_cache(ds, 8, cache_dir, workers=2, chunk_size=2, skip_bad=True, progress=False)
     assert cache.ids == [ds.ids[i] for i in keep]
     np.testing.assert_array_equal(cache.images, want)
@@ -188,7 +188,7 @@ def test_full_disk_is_reported_before_building(data_dir, cache_dir, monkeypatch)
     """Too little free space, or blocks that cannot be reserved: one error naming the folder and size."""
     import shutil as shutil_module
 
-    from hpa.data import disk_space
+    from hpa.data.cache import disk_space
     ds = open_dataset(data_dir)
     usage = shutil_module.disk_usage(data_dir.parent)
     monkeypatch.setattr(disk_space.shutil, "disk_usage", lambda path: usage._replace(free=1000))

@@ -4,8 +4,9 @@ import pandas as pd
 import pytest
 from real_files import REAL_DIR
 
-from hpa import check_submission, cli
+from hpa import check_submission
 from hpa.predict import submission_frame
+from hpa.runtime import cli
 
 IDS = [f"id{k}" for k in range(6)]
 

@@ -4,11 +4,11 @@ import pytest
 from PIL import Image
 
 from hpa import data_plots as command
-from hpa.cli import run
-from hpa.data.labels import NUM_CLASSES
-from hpa.errors import HpaError
+from hpa.data.reading.labels import NUM_CLASSES
 from hpa.evaluation import data_plots
-from hpa.synthetic.generate import generate
+from hpa.runtime.cli import run
+from hpa.runtime.errors import HpaError
+from hpa.synthesis.generate import generate
 
 
 def _labels(n=30, seed=0):

@@ -1,4 +1,4 @@
-"""Tests for hpa.data.dataset: labels CSV parsing and finding samples on disk."""
+"""Tests for hpa.data.reading.dataset: labels CSV parsing and finding samples on disk."""
 import logging
 import os
 
@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 from real_files import TRAIN_CSV
 
-from hpa.data.dataset import open_dataset, read_ids_csv, read_labels_csv
-from hpa.data.labels import CHANNELS
-from hpa.errors import HpaError
+from hpa.data.reading.dataset import open_dataset, read_ids_csv, read_labels_csv
+from hpa.data.reading.labels import CHANNELS
+from hpa.runtime.errors import HpaError
 
 REAL_TRAIN_CSV = str(TRAIN_CSV)
 
@@ -181,7 +181,7 @@ def test_extension_case_may_differ_per_file(kaggle_dir):
 def test_skip_bad_drops_incomplete_samples(kaggle_dir, caplog):
     os.remove(kaggle_dir / "train" / "b_blue.png")
     os.remove(kaggle_dir / "train" / "b_red.png")
-    with caplog.at_level(logging.WARNING, logger="hpa.data.dataset"):
+    with caplog.at_level(logging.WARNING, logger="hpa.data.reading.dataset"):
         ds = open_dataset(kaggle_dir, skip_bad=True)
     assert ds.ids == ["a", "c"]
     assert np.flatnonzero(ds.labels[1]).tolist() == [27]

@@ -20,10 +20,11 @@ from PIL import Image
 from tiny_runs import TINY_LENET
 
 import hpa.download_hpav18 as command
-from hpa import cli, train
-from hpa.data.dataset import open_dataset
+from hpa import train
+from hpa.data.reading.dataset import open_dataset
 from hpa.download.fetch import decodes
 from hpa.download.plan import stratified_subset
+from hpa.runtime import cli
 
 FAST = ["--timeout", "0.5", "--deadline", "1", "--retries", "2", "--backoff", "0.01", "--no-progress"]
 CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -174,7 +175,7 @@ def test_stratified_subset_of_the_real_hpav18_labels():
     path = REAL_DIR / "HPAv18RGBY_WithoutUncertain_wodpl.csv"
     if not path.is_file():
         pytest.skip(f"{path} is absent")
-    from hpa.data.dataset import read_labels_csv
+    from hpa.data.reading.dataset import read_labels_csv
     _, y = read_labels_csv(path)
     keep = stratified_subset(y, 200, seed=0)
     assert len(keep) == 200 and y[keep].any(axis=0).all()

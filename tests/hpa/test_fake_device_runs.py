@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from tiny_runs import TINY_LENET
 
-from hpa import cli, evaluate, train
+from hpa import evaluate, train
+from hpa.runtime import cli
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 ROOT = TESTS.parent

@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 from tiny_runs import fine_tuning_fixtures
 
-from hpa import cli, train
+from hpa import train
 from hpa.models import build_model
 from hpa.models.checkpoint import load_checkpoint
+from hpa.runtime import cli
 from hpa.training.config import TrainConfig
 from hpa.training.fine_tuning import IMAGENET_MEAN, enter_stage, param_groups, stain_statistics
 from minidl.optim import Adam
@@ -98,7 +99,7 @@ def test_bad_fine_tuning_options_are_one_line_errors(data, imported, tmp_path, c
 
 
 def test_config_refuses_non_positive_rates_and_unknown_normalisations():
-    from hpa.errors import HpaError
+    from hpa.runtime.errors import HpaError
     for values, message in ((dict(unfrozen_lr=0.0), "--unfrozen-lr"), (dict(backbone_lr=-1.0), "--backbone-lr"),
                             (dict(normalize="coco"), "--normalize 'coco'")):
         with pytest.raises(HpaError, match=message):

@@ -2,8 +2,8 @@
 with tiny networks (the real run needs a GPU: see the README's GPU section)."""
 import pytest
 
-from hpa import cli
 from hpa.bench import gpu_check
+from hpa.runtime import cli
 
 TINY = {"parallel_lenet": (16, 4), "gapnet": (16, 2)}
 

@@ -2,12 +2,13 @@
 import numpy as np
 import pytest
 
-from hpa import cli, evaluate
+from hpa import evaluate
 from hpa.evaluation.cam import class_activation_maps, panel_maps, plot_cams
 from hpa.evaluation.gradcam import grad_cam, recording
 from hpa.models import MODELS, build_model
 from hpa.models.checkpoint import save_checkpoint
-from hpa.synthetic.generate import generate
+from hpa.runtime import cli
+from hpa.synthesis.generate import generate
 
 SMALL = {"parallel_lenet": {"conv_channels": (4, 8), "branch_features": 8, "hidden": (16,)},
          "gapnet": {"widths": (4, 8, 8)}, "gapnet_pl": {"widths": (4, 8, 8)},

@@ -15,11 +15,11 @@ import pytest
 from PIL import Image
 from tiny_runs import TINY_LENET
 
-from hpa.data import imageio
-from hpa.data.dataset import open_dataset, read_ids_csv, read_labels_csv
-from hpa.data.labels import CHANNELS, parse_target
-from hpa.data.source import cache_folder_name
-from hpa.errors import HpaError, quote
+from hpa.data.cache.source import cache_folder_name
+from hpa.data.reading import imageio
+from hpa.data.reading.dataset import open_dataset, read_ids_csv, read_labels_csv
+from hpa.data.reading.labels import CHANNELS, parse_target
+from hpa.runtime.errors import HpaError, quote
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -1,4 +1,4 @@
-"""Tests for hpa.data.imageio: every file mode to uint8 (4, H, W), errors, resize_area."""
+"""Tests for hpa.data.reading.imageio: every file mode to uint8 (4, H, W), errors, resize_area."""
 import os
 
 import numpy as np
@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 from real_files import EXTERNAL_DIR
 
-from hpa.data.imageio import read_channel, read_sample, resize_area
-from hpa.data.labels import CHANNELS
-from hpa.errors import HpaError
+from hpa.data.reading.imageio import read_channel, read_sample, resize_area
+from hpa.data.reading.labels import CHANNELS
+from hpa.runtime.errors import HpaError
 
 REAL_EXTERNAL = str(EXTERNAL_DIR)
 

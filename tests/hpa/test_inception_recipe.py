@@ -11,15 +11,16 @@ import pytest
 from tiny_runs import TINY_LENET, fine_tuning_fixtures, kaggle_test_folder
 
 import minidl as md
-from hpa import cli, evaluate, predict, train
-from hpa.errors import HpaError
+from hpa import evaluate, predict, train
 from hpa.evaluation.metrics import hamming_accuracy
 from hpa.evaluation.report import summarise, write_report
 from hpa.models import build_model
 from hpa.models.checkpoint import load_checkpoint
 from hpa.models.stains import parse_stains
+from hpa.runtime import cli
+from hpa.runtime.errors import HpaError
 from hpa.training.fine_tuning import stain_statistics
-from hpa.training.run import load_init
+from hpa.training.network import load_init
 
 NARROW = {"width": 0.0625}
 

@@ -17,10 +17,10 @@ from test_models_overfit import TARGET_LOSS, random_samples, train_until
 from test_pretrained_gradcheck import directional_errors, with_running_statistics
 
 import minidl as md
-from hpa.errors import HpaError
 from hpa.models import build_model
 from hpa.models.inception_resnet_v2 import MIN_SIZE, ScaledResidual, basic_conv
 from hpa.models.pretrained import import_imagenet, read_weights
+from hpa.runtime.errors import HpaError
 from minidl.gradcheck import check_module
 from minidl.layers import BatchNorm2d, Sequential
 
@@ -88,8 +88,9 @@ def test_torch_saved_weights_load_key_for_key_and_give_timms_logits(dtype, rtol,
 
 def test_import_command_keeps_every_backbone_tensor_and_widens_the_first_conv(tmp_path, capsys):
     """The full network through ``hpa.import_weights``: features equal timm's on the RGB stains."""
-    from hpa import cli, import_weights
+    from hpa import import_weights
     from hpa.models.checkpoint import load_checkpoint
+    from hpa.runtime import cli
     twin, path = saved_twin(tmp_path, torch.float32)
     out = tmp_path / "irv2-hpa.npz"
     argv = ["--arch", "inception_resnet_v2", "--from", str(path), "--out", str(out), "--fourth-channel", "zero"]

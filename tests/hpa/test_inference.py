@@ -84,6 +84,6 @@ def test_thresholds_of_several_checkpoints_are_averaged():
 
 
 def test_images_of_another_size_are_refused():
-    from hpa.errors import HpaError
+    from hpa.runtime.errors import HpaError
     with pytest.raises(HpaError, match="expects 6 px"):
         predict_probs([(ConstantLogits(np.zeros(28)), META)], np.zeros((1, 4, 8, 8), dtype=np.uint8))

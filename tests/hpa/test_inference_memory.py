@@ -10,7 +10,7 @@ import tracemalloc
 import numpy as np
 
 import minidl as md
-from hpa.data.loader import BatchLoader
+from hpa.data.batches.loader import BatchLoader
 from hpa.evaluation.inference import predict_logits
 from hpa.models import build_model
 

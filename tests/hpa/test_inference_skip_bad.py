@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from tiny_runs import one_line_error, train_one_epoch
 
-from hpa import cli, evaluate, predict
+from hpa import evaluate, predict
+from hpa.runtime import cli
 
 COLORS = ("red", "green", "blue", "yellow")
 

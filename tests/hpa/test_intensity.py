@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hpa.data.imageio import parse_intensity, read_channel, read_sample
-from hpa.data.labels import CHANNELS
-from hpa.data.source import cached_images
-from hpa.errors import HpaError
+from hpa.data.cache.source import cached_images
+from hpa.data.reading.imageio import parse_intensity, read_channel, read_sample
+from hpa.data.reading.labels import CHANNELS
+from hpa.runtime.errors import HpaError
 
 
 def dim_tiff(path, seed=0):

@@ -17,8 +17,9 @@ import pytest
 from processes import alive, children
 from tiny_runs import TINY_LENET
 
-from hpa import cli, train
+from hpa import train
 from hpa.models.checkpoint import load_checkpoint
+from hpa.runtime import cli
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SLOW_BUILD = os.path.join(HERE, "slow_cache_build.py")

@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 from tiny_runs import TINY_LENET_OPTIONS
 
-from hpa import cli, evaluate, train
+from hpa import evaluate, train
 from hpa.evaluation.inference import load_models, mean_thresholds, oof_thresholds_file
 from hpa.evaluation.thresholds import load_thresholds
-from hpa.synthetic.generate import generate
+from hpa.runtime import cli
+from hpa.synthesis.generate import generate
 
 TINY = [*TINY_LENET_OPTIONS, "--epochs", "1", "--threshold-step", "0.001"]
 

@@ -1,9 +1,9 @@
-"""Tests for hpa.data.labels.as_label_matrix, the one check of label matrices."""
+"""Tests for hpa.data.reading.labels.as_label_matrix, the one check of label matrices."""
 import numpy as np
 import pytest
 
-from hpa.data.labels import NUM_CLASSES, as_label_matrix
-from hpa.errors import HpaError
+from hpa.data.reading.labels import NUM_CLASSES, as_label_matrix
+from hpa.runtime.errors import HpaError
 
 
 @pytest.mark.parametrize("labels", [

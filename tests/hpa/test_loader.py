@@ -4,11 +4,11 @@ import time
 import numpy as np
 import pytest
 
-import hpa.data.loader
-from hpa.data.augment import default_augmentation
-from hpa.data.labels import NUM_CLASSES
-from hpa.data.loader import BatchLoader, channel_stats
-from hpa.errors import HpaError
+import hpa.data.batches.loader
+from hpa.data.augmentation.augment import default_augmentation
+from hpa.data.batches.loader import BatchLoader, channel_stats
+from hpa.data.reading.labels import NUM_CLASSES
+from hpa.runtime.errors import HpaError
 
 N = 37
 
@@ -100,7 +100,7 @@ def test_channel_stats_and_normalisation(monkeypatch):
     spread = np.array([5, 10, 20, 30]).reshape(1, 4, 1, 1)
     images = np.clip(rng.normal(centre, spread, (50, 4, 6, 6)), 0, 255).astype(np.uint8)
     train = np.arange(40)
-    monkeypatch.setattr(hpa.data.loader, "STATS_CHUNK_BYTES", 8 * 4 * 6 * 6 * 7)  # several chunks
+    monkeypatch.setattr(hpa.data.batches.loader, "STATS_CHUNK_BYTES", 8 * 4 * 6 * 6 * 7)  # several chunks
     mean, std = channel_stats(images, train)
     assert mean.shape == std.shape == (4,) and mean.dtype == np.float32
     np.testing.assert_allclose(mean, images[train].mean(axis=(0, 2, 3)), rtol=1e-5)

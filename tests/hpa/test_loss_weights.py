@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from hpa.errors import HpaError
+from hpa.runtime.errors import HpaError
 from hpa.training import factories
 from hpa.training.config import TrainConfig
 from hpa.training.loss_weights import class_weights, positive_weights

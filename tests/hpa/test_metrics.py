@@ -4,8 +4,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from hpa.data.labels import CLASS_NAMES
-from hpa.errors import HpaError
+from hpa.data.reading.labels import CLASS_NAMES
 from hpa.evaluation.metrics import (
     classification_report,
     confusion_counts,
@@ -15,6 +14,7 @@ from hpa.evaluation.metrics import (
     report_frame,
     subset_accuracy,
 )
+from hpa.runtime.errors import HpaError
 
 
 def random_pair(seed, n=60, c=28):

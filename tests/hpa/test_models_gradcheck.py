@@ -212,7 +212,7 @@ def test_cam_parts_reproduce_the_logits(name):
 
 
 def test_build_model_rejects_bad_names_options_and_sizes():
-    from hpa.errors import HpaError
+    from hpa.runtime.errors import HpaError
     with pytest.raises(HpaError, match="unknown model"):
         build_model("alexnet")
     with pytest.raises(HpaError, match="no option 'depth'"):

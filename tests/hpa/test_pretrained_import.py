@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import minidl as md
-from hpa.errors import HpaError
 from hpa.models import TORCHVISION_NAMES, build_model
 from hpa.models.pretrained import adapt_state, first_conv_and_classifier, import_imagenet, read_weights
+from hpa.runtime.errors import HpaError
 
 torch = pytest.importorskip("torch")
 twins = pytest.importorskip("hpa.bench.torchvision_twins")
@@ -159,8 +159,9 @@ def test_adapt_state_keeps_num_batches_tracked_when_the_file_lacks_it():
 
 
 def test_command_writes_a_checkpoint_and_reports_errors_in_one_line(tmp_path, capsys):
-    from hpa import cli, import_weights
+    from hpa import import_weights
     from hpa.models.checkpoint import load_checkpoint
+    from hpa.runtime import cli
     _, path = saved_twin("resnet18", tmp_path, torch.float32)
     full = twins.ResNet(18)  # the full width: the command builds the registered network
     torch.save(full.state_dict(), tmp_path / "full.pth")

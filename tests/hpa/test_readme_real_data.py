@@ -13,7 +13,7 @@ import sys
 import pytest
 from real_files import EXTERNAL_DIR
 
-from hpa.data.labels import CHANNELS
+from hpa.data.reading.labels import CHANNELS
 from hpa.download.plan import BYTES_PER_SAMPLE
 from hpa.training.recipes import all_recipes
 

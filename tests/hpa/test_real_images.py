@@ -13,10 +13,11 @@ import pytest
 from PIL import Image
 from real_files import REAL_DIR
 
-from hpa import cli, evaluate, predict, train
-from hpa.data.labels import CHANNELS, parse_target
-from hpa.data.loader import BatchLoader, channel_stats
-from hpa.data.source import cached_images
+from hpa import evaluate, predict, train
+from hpa.data.batches.loader import BatchLoader, channel_stats
+from hpa.data.cache.source import cached_images
+from hpa.data.reading.labels import CHANNELS, parse_target
+from hpa.runtime import cli
 
 KAGGLE = REAL_DIR / "kaggle-sample"
 FULLRES = REAL_DIR / "fullres"

@@ -3,8 +3,9 @@ import json
 
 import pytest
 
-from hpa import cli, train
-from hpa.synthetic.generate import generate
+from hpa import train
+from hpa.runtime import cli
+from hpa.synthesis.generate import generate
 from hpa.training import recipes
 from hpa.training.config import TrainConfig
 

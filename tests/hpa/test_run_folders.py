@@ -10,8 +10,9 @@ import types
 import pytest
 from tiny_runs import TINY_LENET, one_line_error, train_one_epoch
 
-from hpa import cli, evaluate, train
-from hpa.errors import HpaError
+from hpa import evaluate, train
+from hpa.runtime import cli
+from hpa.runtime.errors import HpaError
 from hpa.training import run_folder
 from minidl.atomic import atomic_path, remove_stale_temps
 

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from tiny_runs import TINY_LENET, one_line_error, train_one_epoch
 
-from hpa import cli, train
+from hpa import train
+from hpa.runtime import cli
 from hpa.training.config import TrainConfig
 from hpa.training.loss_watch import LossWatch
 from hpa.training.trainer import Trainer

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from hpa.data.labels import NUM_CLASSES
-from hpa.data.sampling import class_weighted_indices, oversample_indices
-from hpa.errors import HpaError
+from hpa.data.batches.sampling import class_weighted_indices, oversample_indices
+from hpa.data.reading.labels import NUM_CLASSES
+from hpa.runtime.errors import HpaError
 
 
 def imbalanced_labels(n=400, seed=0):

@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 from real_files import TRAIN_CSV
 
-from hpa.data.labels import NUM_CLASSES, targets_to_matrix
-from hpa.data.splits import holdout_split, iterative_stratification, kfold_split
-from hpa.errors import HpaError
+from hpa.data.batches.splits import holdout_split, iterative_stratification, kfold_split
+from hpa.data.reading.labels import NUM_CLASSES, targets_to_matrix
+from hpa.runtime.errors import HpaError
 
 REAL_CSV = str(TRAIN_CSV)
 

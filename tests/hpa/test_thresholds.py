@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from hpa.errors import HpaError
 from hpa.evaluation.metrics import precision_recall_f1
 from hpa.evaluation.thresholds import (
     f1_curve,
@@ -17,6 +16,7 @@ from hpa.evaluation.thresholds import (
     search_thresholds,
     threshold_grid,
 )
+from hpa.runtime.errors import HpaError
 
 
 def noisy_data(seed, n=300, c=6):

@@ -14,12 +14,13 @@ import pandas as pd
 import pytest
 from tiny_runs import TINY_LENET_OPTIONS, kaggle_test_folder
 
-from hpa import cli, evaluate, predict, train, train_gapnet, train_parallel_lenet
-from hpa.data.source import cached_images
+from hpa import evaluate, predict, train, train_gapnet, train_parallel_lenet
+from hpa.data.cache.source import cached_images
 from hpa.evaluation.inference import load_models, predict_probs
 from hpa.models import build_model
 from hpa.models.checkpoint import load_checkpoint, save_checkpoint
 from hpa.predict import submission_frame
+from hpa.runtime import cli
 
 TINY = ["--val-fraction", "0.25", *TINY_LENET_OPTIONS]
 

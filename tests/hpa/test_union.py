@@ -5,12 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hpa import cli, train
-from hpa.data.loader import BatchLoader
-from hpa.data.union import StackedImages, check_distinct_ids
-from hpa.errors import HpaError
+from hpa import train
+from hpa.data.batches.loader import BatchLoader
+from hpa.data.cache.union import StackedImages, check_distinct_ids
 from hpa.models.checkpoint import load_checkpoint
-from hpa.synthetic.generate import generate
+from hpa.runtime import cli
+from hpa.runtime.errors import HpaError
+from hpa.synthesis.generate import generate
 
 
 def test_stacked_images_index_like_one_array():

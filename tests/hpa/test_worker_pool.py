@@ -1,4 +1,4 @@
-"""hpa.worker_pool: workers never run the parent's Ctrl-C/SIGTERM handlers, and die with the pool's block."""
+"""hpa.runtime.worker_pool: workers never run the parent's Ctrl-C/SIGTERM handlers, and die with the pool's block."""
 import os
 import signal
 import sys
@@ -7,8 +7,8 @@ import time
 import pytest
 from processes import alive, children
 
-from hpa import worker_pool
-from hpa.interrupts import Terminated, stop_on_sigterm
+from hpa.runtime import worker_pool
+from hpa.runtime.interrupts import Terminated, stop_on_sigterm
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork, /proc")
 
