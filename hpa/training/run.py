@@ -16,7 +16,7 @@ import numpy as np
 import minidl as md
 from hpa.data.augment_names import one_of_named, parse_augment
 from hpa.data.labels import CLASS_NAMES
-from hpa.data.loader import BatchLoader, channel_stats
+from hpa.data.loader import BatchLoader, available_cores, channel_stats
 from hpa.data.sampling import oversample_indices
 from hpa.data.sharded_loader import ShardedBatchLoader
 from hpa.data.splits import holdout_split, kfold_split
@@ -106,8 +106,10 @@ def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print, group
     mean, std, groups, stats_meta = normalisation(cache, train_idx, config.seed, config.normalize)
     fit_idx = oversample_indices(labels, train_idx, min_count=config.oversample, seed=config.seed) \
         if config.oversample > 0 else train_idx
+    workers = available_cores() if config.loader_workers is None else config.loader_workers
     common = dict(batch_size=config.batch_size, shuffle=True, seed=config.seed, mean=mean, std=std,
-                  augment=parse_augment(config.augment), drop_last=len(fit_idx) > config.batch_size)
+                  augment=parse_augment(config.augment), drop_last=len(fit_idx) > config.batch_size,
+                  workers=workers)
     if config.distributed:  # TrainConfig.check refuses what the sharded loader cannot do
         train_loader = ShardedBatchLoader(cache.images, labels, fit_idx, rank=group.rank, world_size=group.size,
                                           **common)
@@ -115,7 +117,7 @@ def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print, group
         train_loader = BatchLoader(cache.images, labels, fit_idx, copy_augment=one_of_named(config.oversample_augment),
                                    copies_from=len(train_idx), groups=groups, **common)
     val_loader = BatchLoader(cache.images, labels, shard(val_idx, group.rank, group.size), batch_size=64,
-                             shuffle=False, mean=mean, std=std, groups=groups)
+                             shuffle=False, mean=mean, std=std, groups=groups, workers=workers)
     model = build_model(config.model, image_size=config.image_size, stains=config.stains, **config.model_options)
     if config.distributed and config.sync_batchnorm:
         model = SyncBatchNorm.convert_sync_batchnorm(model, group)
