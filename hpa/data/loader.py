@@ -23,7 +23,6 @@ Background work: worker threads build the next batches while the consumer
 trains on the current one (:mod:`hpa.data.run_ahead`).
 """
 import itertools
-import os
 
 import numpy as np
 
@@ -66,14 +65,6 @@ def as_indices(indices, n):
     if indices.size and (indices.min() < 0 or indices.max() >= n):
         raise HpaError(f"indices: values must be in 0..{n - 1}, got {indices.min()}..{indices.max()}")
     return indices
-
-
-def available_cores():
-    """The cores this process may run on (its CPU affinity), the default number of loader threads."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # no affinity call on this platform
-        return os.cpu_count() or 1
 
 
 def _as_count(value, name, minimum):

@@ -15,8 +15,10 @@ import numpy as np
 
 import minidl as md
 from hpa.data.augment_names import one_of_named, parse_augment
+from hpa.data.device_batches import on_device
 from hpa.data.labels import CLASS_NAMES
-from hpa.data.loader import BatchLoader, available_cores, channel_stats
+from hpa.data.loader import BatchLoader, channel_stats
+from hpa.data.run_ahead import available_cores
 from hpa.data.sampling import oversample_indices
 from hpa.data.sharded_loader import ShardedBatchLoader
 from hpa.data.splits import holdout_split, kfold_split
@@ -116,6 +118,8 @@ def train_one(config, cache, name, train_idx, val_idx, out_dir, log=print, group
     else:  # rows past len(train_idx) are the oversampled copies; they may get an augmentation of their own
         train_loader = BatchLoader(cache.images, labels, fit_idx, copy_augment=one_of_named(config.oversample_augment),
                                    copies_from=len(train_idx), groups=groups, **common)
+    if config.device == "gpu":  # uint8 batches, augmented and normalised on the device where it can
+        train_loader = on_device(train_loader)
     val_loader = BatchLoader(cache.images, labels, shard(val_idx, group.rank, group.size), batch_size=64,
                              shuffle=False, mean=mean, std=std, groups=groups, workers=workers)
     model = build_model(config.model, image_size=config.image_size, stains=config.stains, **config.model_options)

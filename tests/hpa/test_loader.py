@@ -96,7 +96,7 @@ def test_one_and_three_loader_threads_give_bit_identical_batches():
 
 
 def test_loader_workers_option_defaults_to_the_cores_of_this_process():
-    from hpa.data.loader import available_cores
+    from hpa.data.run_ahead import available_cores
     from hpa.train import parse_config
     assert parse_config(["--model", "parallel_lenet"]).loader_workers is None
     assert available_cores() == len(__import__("os").sched_getaffinity(0))

@@ -61,8 +61,8 @@ def test_cli_runs_every_kernel_on_the_cpu(capsys):
 
 
 def test_cli_lists_every_kernel(capsys):
-    from minidl.kernels.__main__ import main
     from minidl.kernels import catalog
+    from minidl.kernels.__main__ import main
     assert main([]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == len(catalog.all_kernels()) >= 14
