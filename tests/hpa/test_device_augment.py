@@ -94,3 +94,13 @@ def test_the_host_cpu_path_keeps_numpys_noise():
     augment = parse_augment("noise")
     x, streams = images(), lambda: np.random.default_rng(7)
     assert not np.allclose(augment(x, streams()), with_philox_noise(augment)(x, streams()))
+
+
+def test_a_data_parallel_ranks_share_is_augmented_as_on_the_host(fake_device):
+    from hpa.data.sharded_loader import ShardedBatchLoader
+    augment = parse_augment("dihedral,brightness,contrast")
+    common = dict(batch_size=6, seed=2, mean=MEAN, std=STD, augment=augment, rank=1, world_size=2)
+    host = np.concatenate([x for x, _ in ShardedBatchLoader(images(), None, **common)])
+    loader = on_device(ShardedBatchLoader(images(), None, **common))
+    assert isinstance(loader, DeviceAugmentMixin) and isinstance(loader, ShardedBatchLoader)
+    close(host, np.concatenate([md.to_numpy(x) for x, _ in device_batches(loader, "gpu")]))
