@@ -85,6 +85,9 @@ def build_parser(model=None, fixed=False, description=None, config=None):
     data.add_argument("--oversample-augment", default=config.oversample_augment, metavar="NAMES",
                       help="each oversampled copy gets one of these augmentations (names as for --augment)")
     data.add_argument("--workers", type=int, default=None, help="processes for building the image cache")
+    data.add_argument("--loader-workers", type=int, default=config.loader_workers, metavar="N",
+                      help="threads building the training batches (0: in the training thread); batches do "
+                      "not depend on N; default: one per core this process may use")
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=cli.positive_int, default=config.epochs, help="passes over the training set")
     t.add_argument("--batch-size", type=cli.positive_int, default=config.batch_size, help="samples per step")

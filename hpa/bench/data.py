@@ -1,15 +1,19 @@
 """Benchmark the data pipeline: cache building and batch loading.
 
-    python -m hpa.bench.data [--n 512] [--sizes 128 512] [--batch-size 32] [--workers 2]
-                             [--train parallel_lenet gapnet]
+    python -m hpa.bench.data [--n 512] [--sizes 128 512] [--batch-size 32] [--workers N]
+                             [--scaling-workers 1 2 4] [--train parallel_lenet gapnet]
 
-Prints three tables:
+Prints four tables:
 
 * cache build: samples/s decoding a generated Kaggle-layout folder of random
   512x512 PNGs into a cache of each size (:func:`hpa.data.cache.build.build_cache`);
 * loader: samples/s delivered by :class:`hpa.data.batches.loader.BatchLoader` over a
   memmapped uint8 array of random images, with the default augmentation and
-  without any, for each size.
+  without any, for each size;
+* loader against its threads: the rate with 1, 2, 4, ... threads up to the
+  cores this process may use (``--loader-workers`` of the training
+  commands), on the host path and on the uint8 path of GPU training
+  (:mod:`hpa.bench.loader_scaling`);
 
 * loader against training: for each network of ``--train`` (``NAME`` at its
   registry size and batch, or ``NAME:SIZE``), the samples/s of its float32
@@ -36,6 +40,8 @@ import time
 import numpy as np
 from PIL import Image
 
+from hpa.bench import loader_scaling
+from hpa.bench.loader_scaling import loader_rate
 from hpa.bench.step import registry_training_step
 from hpa.data.augmentation.augment import default_augmentation
 from hpa.data.batches.loader import BatchLoader
@@ -57,7 +63,12 @@ def parse_args(argv=None):
                         help="samples (4 PNGs each) in the cache benchmark; 0 skips it (default 48)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 512], help="image sides (default 128 512)")
     parser.add_argument("--batch-size", type=int, default=32, help="loader batch size (default 32)")
-    parser.add_argument("--workers", type=int, default=2, help="loader worker threads (default 2)")
+    parser.add_argument("--workers", type=int, default=loader_scaling.available_cores(),
+                        help="loader worker threads of the loader table (default: the cores this process may "
+                             "use, as --loader-workers of the training commands)")
+    parser.add_argument("--scaling-workers", type=int, nargs="*", default=None, metavar="N",
+                        help="thread counts of the scaling table (default 1, 2, 4, ... and the cores this "
+                             "process may use; none skips the table)")
     parser.add_argument("--repeats", type=int, default=3, help="measurements per figure (default 3)")
     parser.add_argument("--seconds", type=float, default=2.0,
                         help="minimum duration of one loader measurement (default 2)")
@@ -71,8 +82,8 @@ def parse_args(argv=None):
     for name in ("n", "batch_size", "repeats", "steps"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    if args.workers < 0 or args.cache_n < 0 or min(args.sizes) < 1:
-        parser.error("--workers, --cache-n and --sizes must not be negative")
+    if args.workers < 0 or args.cache_n < 0 or min(args.sizes) < 1 or min(args.scaling_workers or [1]) < 1:
+        parser.error("--workers, --cache-n and --sizes must not be negative, --scaling-workers at least 1")
     return args
 
 
@@ -119,21 +130,6 @@ def bench_cache(args, tmp, rng):
         print(f"{size:>6} {max(rates):>15.0f} {statistics.median(rates):>8.0f}")
 
 
-def loader_rate(loader, seconds):
-    """(samples per second, samples per CPU-second) over whole epochs lasting
-    at least ``seconds`` in total."""
-    samples, epoch = 0, 0
-    start, start_cpu = time.perf_counter(), time.process_time()
-    while True:
-        loader.set_epoch(epoch)
-        for x, _ in loader:
-            samples += len(x)
-        epoch += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return samples / elapsed, samples / (time.process_time() - start_cpu)
-
-
 def training_rate(name, size, steps):
     """(batch, samples/s) of one float32 training step (``hpa.bench.step``) of network ``name``
     at ``size`` px, at its registry batch size: median of ``steps`` after one warm-up."""
@@ -168,6 +164,8 @@ def bench_loader(args, tmp, rng):
     print(" processes do not take away; the wall-clock rate can reach it times the free cores)")
     print(f"{'size':>6} {'augmentation':>13} {'samples/s best':>15} {'median':>8} {'per CPU-second':>15}")
     augmented = {}  # size -> (median samples/s, samples per CPU-second) with the default augmentation
+    scaling = {}  # size -> rows of the scaling table
+    counts = loader_scaling.worker_counts(loader_scaling.available_cores(), args.scaling_workers)
     for size in args.sizes:
         path = os.path.join(tmp, f"images_{size}.npy")
         images = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(args.n, 4, size, size))
@@ -184,7 +182,12 @@ def bench_loader(args, tmp, rng):
                   f"{statistics.median(cpu_rates):>15.0f}")
             if name == "default":
                 augmented[size] = statistics.median(rates), statistics.median(cpu_rates)
+        if args.scaling_workers != []:
+            scaling[size] = loader_scaling.measure(images, labels, args, counts)
+        del images, loader
         os.remove(path)
+    if scaling:
+        loader_scaling.print_table(scaling, args.batch_size)
     return augmented
 
 

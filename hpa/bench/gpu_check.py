@@ -10,7 +10,10 @@ no network) it runs, and writes to DIR:
                          at 128 px, batch 256, and GapNet at 512 px, batch 32, in samples/s,
                          with PyTorch CUDA eager (cuDNN) and the ratio: once in strict float32
                          (TF32 off in both), once with TF32 tensor cores allowed in both
-    summary.txt          the three tables and the verdict
+    end_to_end.txt       python -m hpa.train --device gpu over one epoch of a Kaggle-sized cache
+                         (31,072 generated samples, --samples) for both networks, its samples/s
+                         next to the float32 step rate (hpa.bench.end_to_end; target 90%)
+    summary.txt          the tables and the verdict
 
 and prints the same. Each stage has a time limit so the whole run stays within
 8 minutes on one H200. ``--device cpu --skip-tests`` measures the networks on the
@@ -28,6 +31,7 @@ import sys
 import time
 
 import minidl as md
+from hpa.bench import end_to_end
 from hpa.bench.step import registry_training_step
 from hpa.models import build_model
 from hpa.runtime.cli import positive_int, run
@@ -39,12 +43,17 @@ from minidl.bench import blas
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 # name -> (image size, batch size) of the benchmark, as the issue fixes them.
 NETWORKS = {"parallel_lenet": (128, 256), "gapnet": (512, 32)}
-LIMITS = {"tests": 300, "layers": 120}  # seconds per subprocess stage
+LIMITS = {"tests": 300, "layers": 120, "end_to_end": 300}  # seconds per subprocess stage (per network)
+
+
+def _env():
+    """This environment with the checkout first on PYTHONPATH."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
 
 
 def _stage(command, limit):
     """(ok, output) of ``command`` run from the checkout with it on PYTHONPATH."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env = _env()
     try:
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=limit)
     except subprocess.TimeoutExpired as expired:
@@ -97,8 +106,9 @@ def _time(step, batch, steps, warmup, synchronize):
 PRECISIONS = (("float32", False), ("TF32", True))
 
 
-def network_table(device, steps, warmup):
-    """The training-step table: samples/s of minidl (and PyTorch CUDA eager on the GPU)."""
+def network_table(device, steps, warmup, rates=None):
+    """The training-step table: samples/s of minidl (and PyTorch CUDA eager on the GPU).
+    ``rates`` (a dict) receives minidl's float32 samples/s by network."""
     torch = None
     if device == "gpu":
         try:
@@ -115,6 +125,8 @@ def network_table(device, steps, warmup):
     for name, (size, batch) in NETWORKS.items():
         for label, tf32 in precisions:
             ours = _minidl_rate(name, size, batch, device, steps, warmup, tf32)
+            if rates is not None and not tf32:
+                rates[name] = ours
             theirs = None
             if torch is not None:
                 try:
@@ -136,7 +148,12 @@ def main(argv=None, as_command=False):
     parser.add_argument("--steps", type=positive_int, default=10, help="timed training steps per network")
     parser.add_argument("--warmup", type=positive_int, default=2, help="untimed steps first (kernel compiles)")
     parser.add_argument("--skip-tests", action="store_true", help="only the benchmarks")
+    parser.add_argument("--samples", type=int, default=end_to_end.KAGGLE_SAMPLES,
+                        help="generated samples of the end-to-end table's epoch (default: Kaggle's 31,072; "
+                             "0 skips the table)")
     args = parser.parse_args(argv)
+    if args.samples < 0:
+        parser.error("--samples must not be negative")
     if as_command and args.device == "cpu" and any(k in os.environ for k in blas.OVERRIDES):
         return blas.main_as_users_run("hpa.bench.gpu_check", main, argv)
     host_memory.keep_freed_memory()  # the fast CPU path, as hpa's training commands run it
@@ -163,9 +180,17 @@ def main(argv=None, as_command=False):
         if not ok:
             failed.append(name)
     print("== network_bench", flush=True)
-    reports["network_bench"] = network_table(args.device, args.steps, args.warmup)
+    rates = {}
+    reports["network_bench"] = network_table(args.device, args.steps, args.warmup, rates)
     atomic_write_text(args.out / "network_bench.txt", reports["network_bench"] + "\n")
     print(reports["network_bench"])
+    if args.samples > 0:
+        print(f"== end_to_end ({args.samples} samples per network)", flush=True)
+        reports["end_to_end"], succeeded = end_to_end.table(NETWORKS, rates, args.device, args.samples,
+                                                            LIMITS["end_to_end"], env=_env(), root=args.out)
+        atomic_write_text(args.out / "end_to_end.txt", reports["end_to_end"] + "\n")
+        print(reports["end_to_end"])
+        failed += [] if succeeded else ["end_to_end"]
     verdict = "FAILED: " + ", ".join(failed) if failed else "all stages passed"
     summary = "\n\n".join(f"== {k}\n{v.strip()}" for k, v in reports.items()) + f"\n\n{verdict}\n"
     atomic_write_text(args.out / "summary.txt", summary)

@@ -22,26 +22,60 @@ of work to forked processes. What must hold, whatever happens:
   kills them with it, see :func:`~hpa.runtime.interrupts.die_with_parent`).
 
 The pool is :class:`concurrent.futures.ProcessPoolExecutor` with the fork
-start method where it exists: workers share the parent's imported modules
-and need no pickling of the task's function.
+start method where it exists: workers share the parent's imported modules.
+Once minidl has selected the GPU, CUDA has started threads of its own in
+this process, and a fork copies their locks in whatever state they are in;
+then the pool uses the forkserver start method instead: a clean server
+process, holding Ctrl-C and SIGTERM back (:mod:`hpa.runtime.forkserver_preload`: every
+worker it forks starts with them held, as a forked worker does), forks them; the
+workers end when this process does (each watches its end of a pipe from it).
+The function, initializer and their arguments are pickled then (module-level
+functions, picklable data).
 """
 import contextlib
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import signal
+import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from hpa.runtime.interrupts import die_with_parent, stop_signals_held
 
 
+def device_in_use():
+    """True once minidl has selected the GPU in this process (its check starts CUDA's threads)."""
+    backend = sys.modules.get("minidl.backend")
+    return backend is not None and backend.cupy is not None and backend.device() == "gpu"
+
+
 def _context():
-    return multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+    """(multiprocessing context, the pid its workers' parent has): fork, or after CUDA the forkserver."""
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" in methods and device_in_use():
+        # The server holds Ctrl-C and SIGTERM (its preload), and so does every worker it forks.
+        # A server started earlier by other code keeps that code's preload.
+        multiprocessing.set_forkserver_preload(["hpa.runtime.forkserver_preload"])
+        multiprocessing.forkserver.ensure_running()
+        return multiprocessing.get_context("forkserver"), multiprocessing.forkserver._forkserver._forkserver_pid
+    return multiprocessing.get_context("fork" if "fork" in methods else None), os.getpid()
 
 
 def _start_worker(parent_pid, initializer, initargs):
     die_with_parent(parent_pid)
+    pool_process = multiprocessing.parent_process()
+    if pool_process is not None and pool_process.pid != os.getppid():
+        # Forked by the forkserver, which lives as long as any of its workers does: the
+        # kernel's parent-death signal cannot tie us to the pool's process, its pipe can.
+        threading.Thread(target=_exit_when_gone, args=(pool_process,), daemon=True).start()
     if initializer is not None:
         initializer(*initargs)
+
+
+def _exit_when_gone(process):
+    process.join()  # returns when the process has ended (its end of a pipe closed), however it ended
+    os._exit(1)
 
 
 @contextlib.contextmanager
@@ -55,8 +89,9 @@ def unordered_results(function, tasks, workers, initializer=None, initargs=()):
     ``initializer`` must be module-level functions.
     """
     tasks = [tuple(task) for task in tasks]
-    pool = ProcessPoolExecutor(max(1, min(workers, len(tasks))), mp_context=_context(),
-                               initializer=_start_worker, initargs=(os.getpid(), initializer, initargs))
+    context, parent_pid = _context()
+    pool = ProcessPoolExecutor(max(1, min(workers, len(tasks))), mp_context=context,
+                               initializer=_start_worker, initargs=(parent_pid, initializer, initargs))
     try:
         # Every fork happens here, with Ctrl-C and SIGTERM held back: the
         # executor starts its processes (and its manager thread, which

@@ -44,6 +44,7 @@ class TrainConfig:
     synthetic_size: int = 256
     cache_dir: str = None           # None: $HPA_CACHE or ~/.cache/hpa
     workers: int = None             # cache-building processes; None: one per core
+    loader_workers: int = None      # batch-building threads; None: one per core this process may use
     skip_bad: bool = False
     intensity: str = "fixed"        # 16-bit originals: fixed /257, max or percentile[:P] stretch
     val_fraction: float = 0.1
@@ -119,6 +120,8 @@ class TrainConfig:
             raise HpaError(f"--checkpoint-every must be at least 0 minutes, got {self.checkpoint_every}")
         if self.workers is not None:
             _at_least("workers", self.workers, 1)
+        if self.loader_workers is not None:
+            _at_least("loader_workers", self.loader_workers, 0)
         for name in ("lr", "finetune_lr"):
             if not getattr(self, name) > 0:
                 raise HpaError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")

@@ -18,7 +18,9 @@ import os
 import numpy as np
 
 from hpa.data.augmentation.names import one_of_named, parse_augment
+from hpa.data.batches.device_batches import on_device
 from hpa.data.batches.loader import BatchLoader, channel_stats
+from hpa.data.batches.run_ahead import available_cores
 from hpa.data.batches.sampling import oversample_indices
 from hpa.data.batches.sharded_loader import ShardedBatchLoader
 from hpa.data.batches.splits import holdout_split, kfold_split
@@ -82,16 +84,20 @@ def train_one(config, cache, name, train_idx, val_idx, out_dir, networks, log=pr
     mean, std, groups, stats_meta = normalisation(cache, train_idx, config.seed, config.normalize)
     fit_idx = oversample_indices(labels, train_idx, min_count=config.oversample, seed=config.seed) \
         if config.oversample > 0 else train_idx
+    workers = available_cores() if config.loader_workers is None else config.loader_workers
     common = dict(batch_size=config.batch_size, shuffle=True, seed=config.seed, mean=mean, std=std,
-                  augment=parse_augment(config.augment), drop_last=len(fit_idx) > config.batch_size)
+                  augment=parse_augment(config.augment), drop_last=len(fit_idx) > config.batch_size,
+                  workers=workers)
     if config.distributed:  # TrainConfig.check refuses what the sharded loader cannot do
         train_loader = ShardedBatchLoader(cache.images, labels, fit_idx, rank=group.rank, world_size=group.size,
                                           **common)
     else:  # rows past len(train_idx) are the oversampled copies; they may get an augmentation of their own
         train_loader = BatchLoader(cache.images, labels, fit_idx, copy_augment=one_of_named(config.oversample_augment),
                                    copies_from=len(train_idx), groups=groups, **common)
+    if config.device == "gpu":  # uint8 batches, augmented and normalised on the device where it can
+        train_loader = on_device(train_loader)
     val_loader = BatchLoader(cache.images, labels, shard(val_idx, group.rank, group.size), batch_size=64,
-                             shuffle=False, mean=mean, std=std, groups=groups)
+                             shuffle=False, mean=mean, std=std, groups=groups, workers=workers)
     model = networks.take(group)  # seeded, on the device, --init loaded
     meta = {"model": config.model, "model_options": config.model_options, "image_size": config.image_size,
             "stains": list(parse_stains(config.stains)),

@@ -31,6 +31,7 @@ import numpy as np
 from tqdm import tqdm
 
 import minidl as md
+from hpa.data.batches.device_batches import device_batches
 from hpa.evaluation.inference import predict_logits
 from hpa.evaluation.report import summarise
 from hpa.models.checkpoint import open_checkpoint, save_checkpoint
@@ -183,8 +184,9 @@ class Trainer:
         self.position = None
         self.train_loader.set_epoch(epoch, start_batch=first)
         start, done = time.perf_counter(), 0
-        # On the GPU the next batch is copied (pinned memory, second stream) while this one trains.
-        bar = tqdm(md.DevicePrefetcher(self.train_loader, self.device), desc=f"epoch {epoch + 1}/{self.config.epochs}", unit="batch",
+        # On the GPU the next batch is copied (pinned memory, second stream, uint8 where the
+        # device augments it) while this one trains.
+        bar = tqdm(device_batches(self.train_loader, self.device), desc=f"epoch {epoch + 1}/{self.config.epochs}", unit="batch",
                    leave=False, dynamic_ncols=True, initial=first, total=len(self.train_loader),
                    disable=not self.is_root)
         for batch, (x, y) in enumerate(bar, start=first):

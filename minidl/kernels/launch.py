@@ -21,7 +21,8 @@ from minidl.kernels import catalog, cpu_shim, cupy_loader
 BLOCK = 256
 MAX_BLOCKS = 1 << 16
 _INTEGER_TYPES = {"int": numpy.int32, "long long": numpy.int64}
-_ARRAY_DTYPES = {"int*": numpy.dtype(numpy.int32), "bool*": numpy.dtype(numpy.bool_)}
+_ARRAY_DTYPES = {"int*": numpy.dtype(numpy.int32), "bool*": numpy.dtype(numpy.bool_),
+                 "unsigned char*": numpy.dtype(numpy.uint8)}
 
 
 class KernelArgumentError(TypeError):

@@ -16,6 +16,7 @@ import numpy
 
 import minidl as md
 from minidl.kernels import device_layers, device_training
+from minidl.kernels.image_twins import IMAGE_CHECKS
 
 # (name, N, C, H, W, kernel, stride, padding) for im2col/col2im (conv) and pooling.
 WINDOW_CASES = [
@@ -262,6 +263,7 @@ CHECKS = {
             [("plain", (None, False)), ("class-weight+pos", ("class", True)), ("element-weight", ("element", False))]),
     "philox": (("philox_uniform",), check_philox,
                [("odd-size", (1001, 12345, 7)), ("64-bit-key-and-stream", (37, 2 ** 62 + 11, 2 ** 40 + 3))]),
+    **IMAGE_CHECKS,  # augmentation and normalisation of uint8 images (image_twins.py)
 }
 
 # Largest relative error accepted: float64 to round-off, float32 to its precision.

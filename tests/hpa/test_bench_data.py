@@ -25,6 +25,23 @@ def test_prints_cache_loader_and_training_tables(capsys):
         assert float(ratio) == pytest.approx(float(loader) / float(train), rel=0.01, abs=0.06)
 
 
+def test_scaling_table_gives_both_paths_at_each_thread_count(capsys):
+    bench_data.main(TINY + ["--cache-n", "0", "--train", "--scaling-workers", "2", "1", "3"])
+    out = capsys.readouterr().out
+    assert "cores available to this process" in out
+    rows = re.findall(r"^\s+32\s+(\d+)\s+(\d+)\s+(\d+)\s+([\d.]+)x$", out, re.M)
+    assert [int(w) for w, *_ in rows] == [1, 2, 3]
+    assert rows[0][3] == "1.00" and all(int(host) > 0 and int(uint8) > 0 for _, host, uint8, _ in rows)
+    bench_data.main(TINY + ["--cache-n", "0", "--train", "--scaling-workers"])
+    assert "against its threads" not in capsys.readouterr().out
+
+
+def test_default_thread_counts_double_up_to_the_cores():
+    from hpa.bench.loader_scaling import worker_counts
+    assert worker_counts(1) == [1] and worker_counts(2) == [1, 2]
+    assert worker_counts(6) == [1, 2, 4, 6] and worker_counts(16) == [1, 2, 4, 8, 16]
+
+
 def test_no_training_table_with_an_empty_train_list(capsys):
     bench_data.main(TINY + ["--cache-n", "0", "--train"])
     assert "loader against training" not in capsys.readouterr().out

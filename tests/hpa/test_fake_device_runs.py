@@ -71,3 +71,22 @@ def test_a_command_in_its_own_process_trains_on_the_fake_device(tiny_synthetic, 
 def test_the_launcher_needs_a_module():
     done = _python(str(TESTS / "run_on_fake_device.py"), "hpa.train")
     assert done.returncode == 1 and "usage: python tests/run_on_fake_device.py -m MODULE" in done.stderr
+
+
+def test_gpu_training_sends_uint8_and_augments_on_the_device(fake_device, tiny_synthetic, tmp_path, monkeypatch):
+    from hpa.data.batches import device_batches
+    seen = []
+
+    def counting(x, *params):
+        seen.append(x.dtype)
+        return augment_images(x, *params)
+
+    augment_images = device_batches.augment_images
+    monkeypatch.setattr(device_batches, "augment_images", counting)
+    assert _train(tiny_synthetic, tmp_path, "--epochs", "1", "--loader-workers", "1",
+                  "--out", str(tmp_path / "run")) == 0
+    assert seen and set(seen) == {np.dtype(np.uint8)}  # every training batch crossed as uint8
+    seen.clear()
+    md_cpu = ["--device", "cpu"]  # the last --device wins: a CPU run keeps the host path
+    assert _train(tiny_synthetic, tmp_path, "--epochs", "1", *md_cpu, "--out", str(tmp_path / "cpu")) == 0
+    assert seen == []

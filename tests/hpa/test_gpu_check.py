@@ -1,10 +1,15 @@
 """python -m hpa.bench.gpu_check: its stages, files and exit codes, on the fake CUDA device
 with tiny networks (the real run needs a GPU: see the README's GPU section)."""
+import pathlib
+import re
+import sys
+
 import pytest
 
 from hpa.bench import gpu_check
 from hpa.runtime import cli
 
+TESTS = pathlib.Path(__file__).resolve().parents[1]
 TINY = {"parallel_lenet": (16, 4), "gapnet": (16, 2)}
 
 
@@ -17,6 +22,7 @@ def tiny(monkeypatch):
         commands.append(command)
         return command[0] != "fail", f"output of {command[2]}\n"
     monkeypatch.setattr(gpu_check, "_stage", stage)
+    monkeypatch.setattr(gpu_check.end_to_end, "KAGGLE_SAMPLES", 0)  # its own tests below
     return commands
 
 
@@ -51,3 +57,44 @@ def test_cpu_baseline_and_no_gpu_error(tiny, tmp_path, capsys):
     if gpu_check.md.backend.cupy is None:
         assert cli.run(gpu_check.main, ["--out", str(tmp_path)]) == 2
         assert capsys.readouterr().err.startswith("error: --device gpu")
+
+
+def _end_to_end_rows(text):
+    return re.findall(r"^(\w+)\s+(\d+) px\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)x\s+(\d+)", text, re.M)
+
+
+def _check_end_to_end(tmp_path, capsys):
+    text = (tmp_path / "end_to_end.txt").read_text()
+    assert "one epoch of 32 generated samples" in text
+    rows = _end_to_end_rows(text)
+    assert [(name, int(size), int(batch)) for name, size, batch, *_ in rows] == [
+        (name, size, batch) for name, (size, batch) in TINY.items()]
+    for _, _, _, step, train, ratio, _ in rows:
+        assert float(step) > 0 and float(train) > 0
+        assert float(ratio) == pytest.approx(float(train) / float(step), rel=0.03, abs=0.01)  # the step rate is printed rounded
+    assert "all stages passed" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_end_to_end_table_trains_one_epoch_on_the_fake_device(fake_device, tiny, tmp_path, monkeypatch, capsys):
+    # hpa.train --device gpu in a process of its own, on the fake device there too.
+    monkeypatch.setattr(gpu_check.end_to_end, "TRAIN_COMMAND",
+                        [sys.executable, str(TESTS / "run_on_fake_device.py"), "-m", "hpa.train"])
+    assert cli.run(gpu_check.main, ["--out", str(tmp_path), "--steps", "1", "--warmup", "1", "--skip-tests",
+                                    "--samples", "32"]) == 0
+    _check_end_to_end(tmp_path, capsys)
+
+
+@pytest.mark.slow
+def test_end_to_end_table_on_the_cpu(tiny, tmp_path, capsys):
+    assert cli.run(gpu_check.main, ["--out", str(tmp_path), "--device", "cpu", "--steps", "1", "--warmup", "1",
+                                    "--samples", "32"]) == 0
+    _check_end_to_end(tmp_path, capsys)
+
+
+def test_a_failing_training_run_fails_the_end_to_end_stage(tiny, tmp_path, monkeypatch):
+    monkeypatch.setattr(gpu_check.end_to_end, "TRAIN_COMMAND", [sys.executable, "-c", "raise SystemExit(3)"])
+    assert cli.run(gpu_check.main, ["--out", str(tmp_path), "--device", "cpu", "--steps", "1", "--warmup", "1",
+                                    "--samples", "8"]) == 1
+    assert "exited with 3" in (tmp_path / "end_to_end.txt").read_text()
+    assert "FAILED: end_to_end" in (tmp_path / "summary.txt").read_text()

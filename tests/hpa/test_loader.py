@@ -76,6 +76,35 @@ def test_augmented_batches_reproducible_and_independent_of_threads():
     np.testing.assert_array_equal(run(2), run(2))
 
 
+def test_one_and_three_loader_threads_give_bit_identical_batches():
+    # Every augmentation that draws per pixel (noise) or resamples (affine, blur) included:
+    # each sample's streams are its own, so the thread that builds its batch cannot matter.
+    from hpa.data.augmentation.names import parse_augment
+    images = np.random.default_rng(1).integers(0, 256, (N, 4, 8, 8), dtype=np.uint8)
+    augment = parse_augment("dihedral,brightness,contrast,noise,blur,affine")
+
+    def run(workers, prefetch):
+        loader = BatchLoader(images, random_labels(), batch_size=5, seed=9, augment=augment,
+                             workers=workers, prefetch=prefetch)
+        loader.set_epoch(1)
+        return [(x, y) for x, y in loader]
+
+    one, three = run(1, 0), run(3, 4)
+    assert len(one) == len(three) == 8
+    for (x1, y1), (x3, y3) in zip(one, three):
+        assert x1.tobytes() == x3.tobytes() and y1.tobytes() == y3.tobytes()
+
+
+def test_loader_workers_option_defaults_to_the_cores_of_this_process():
+    from hpa.data.batches.run_ahead import available_cores
+    from hpa.train import parse_config
+    assert parse_config(["--model", "parallel_lenet"]).loader_workers is None
+    assert available_cores() == len(__import__("os").sched_getaffinity(0))
+    assert parse_config(["--model", "parallel_lenet", "--loader-workers", "3"]).loader_workers == 3
+    with pytest.raises(HpaError, match="--loader-workers must be at least 0"):
+        parse_config(["--model", "parallel_lenet", "--loader-workers", "-1"])
+
+
 def test_no_shuffle_keeps_given_order():
     indices = np.array([5, 2, 30, 2, 9])
     loader = BatchLoader(numbered_images(), random_labels(), indices, batch_size=2, shuffle=False)

@@ -8,7 +8,16 @@ batch is re-raised in the consumer at that batch; and leaving the loop early
 """
 import collections
 import itertools
+import os
 from concurrent.futures import ThreadPoolExecutor
+
+
+def available_cores():
+    """The cores this process may run on (its CPU affinity): the default number of loader threads."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity call on this platform
+        return os.cpu_count() or 1
 
 
 def run_ahead(build, jobs, workers, prefetch):
