@@ -205,10 +205,10 @@ def run(names=None, device="cpu"):
 
 
 def render(rows):
-    lines = [f"{'op':<22} {'implementation':<24} {'cases':>5} {'fwd err':>9} {'bwd err':>9}  result"]
+    lines = [f"{'op':<26} {'implementation':<24} {'cases':>5} {'fwd err':>9} {'bwd err':>9}  result"]
     for r in rows:
         fwd = "-" if r.implementation.startswith("reference") else f"{r.forward:.1e}"
-        lines.append(f"{r.op:<22} {r.implementation:<24} {r.cases:>5} {fwd:>9} {r.backward:>9.1e}  "
+        lines.append(f"{r.op:<26} {r.implementation:<24} {r.cases:>5} {fwd:>9} {r.backward:>9.1e}  "
                      + ("pass" if r.passed else "FAIL"))
         lines.extend(f"    {failure}" for failure in r.failures)
     return "\n".join(lines)
