@@ -55,7 +55,7 @@ def test_cli_runs_every_kernel_on_the_cpu(capsys):
     out = capsys.readouterr().out
     for name in ("im2col", "col2im", "maxpool_forward", "maxpool_backward", "adam_update",
                  "bce_with_logits", "batchnorm_apply", "batchnorm_input_grad", "relu_forward", "relu_backward",
-                 "philox_uniform"):
+                 "philox_uniform", "batchnorm_relu_apply", "maxpool_batchnorm_input_grad", "bias_relu"):
         assert name in out
     assert "FAIL" not in out
 
