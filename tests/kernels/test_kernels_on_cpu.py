@@ -63,7 +63,7 @@ def test_cli_runs_every_kernel_on_the_cpu(capsys):
 def test_cli_lists_every_kernel(capsys):
     from minidl.kernels.__main__ import main
     assert main([]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == 11
+    assert len(capsys.readouterr().out.splitlines()) == 14  # the fused kernels: 3
 
 
 def test_shim_errors_name_the_missing_compiler_and_the_failing_source(tmp_path, monkeypatch):
