@@ -4,6 +4,7 @@
   reads and writes each element once where the reference takes ten passes;
 - ``bce_with_logits``: ``FusedBCEWithLogits.forward`` launches ``bce.cu``,
   which computes the loss and its gradient in one pass; backward returns it.
+  The loss comes back as a 0-d device array, not a float: no synchronisation.
 
 They register as the ``"gpu"`` implementations of their ops
 (``minidl.ops.registry``): the loss and the optimizer call them through
@@ -53,7 +54,8 @@ class FusedBCEWithLogits:
 
     @staticmethod
     def forward(logits, targets, weight=None, pos_weight=None, reduction="mean"):
-        """(loss as a Python float, saved = dLoss/dlogits), as the reference's ``forward``."""
+        """(loss, saved = dLoss/dlogits), as the reference's ``forward``, but the loss stays a 0-d array
+        on the device: reading it is a host synchronisation, left to whoever logs it."""
         xp = backend.get_array_module(logits)
         x = xp.ascontiguousarray(logits)
         y = xp.ascontiguousarray(targets, dtype=x.dtype)
@@ -69,7 +71,7 @@ class FusedBCEWithLogits:
         loss, grad = xp.empty_like(x), xp.empty_like(x)
         launch("bce_with_logits", x.size, x, y, w, weight_mode, pos, int(pos_weight is not None),
                x.size, classes, scale, loss, grad)
-        return float(xp.sum(loss)) * scale, grad
+        return xp.sum(loss) * scale, grad
 
     @staticmethod
     def backward(saved, weight=None, pos_weight=None, reduction="mean"):

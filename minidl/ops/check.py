@@ -125,7 +125,8 @@ def _run_layer(impl, case, x, params, buffers, targets, dy_gen):
     hyper = case.hyper
     if targets is not None:
         loss, saved = impl.forward(x.copy(), targets, **hyper)
-        return [backend.get_array_module(x).asarray(loss)], [impl.backward(saved, **hyper)]
+        # A Python float (the references) or a 0-d array on x's device (a fused kernel's): as a 0-d array.
+        return [backend.get_array_module(x).asarray(loss, dtype=x.dtype)], [impl.backward(saved, **hyper)]
     out = impl.forward(x.copy(), *params, *[b.copy() for b in buffers], **hyper)
     y, saved, extras = out[0], out[1], list(out[2:])
     dy = backend.get_array_module(y).asarray(dy_gen.standard_normal(y.shape).astype(y.dtype))
