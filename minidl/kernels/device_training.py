@@ -60,7 +60,7 @@ class FusedBCEWithLogits:
         x = xp.ascontiguousarray(logits)
         y = xp.ascontiguousarray(targets, dtype=x.dtype)
         classes = x.shape[-1] if x.ndim else 1
-        dummy = xp.zeros(1, dtype=x.dtype)  # stands for an absent weight array
+        dummy = x  # stands for an absent weight array, never read (a fresh array would cost a launch)
         weight_mode, w = 0, dummy
         if weight is not None:
             weight_mode, w = _per_class_or_element(xp, xp.asarray(weight, dtype=x.dtype), x.shape)
