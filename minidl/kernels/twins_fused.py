@@ -1,5 +1,6 @@
-"""The fused kernels (``fused.cu``) next to their NumPy twins: the fused ops' references,
-which compose the layers' references. Part of ``twins.CHECKS``, so
+"""The fused kernels (``fused.cu``, and ``adam_update_many``: a group's Adam in one launch) next
+to their NumPy twins: the fused ops' references, which compose the layers' references, and
+Adam's reference applied tensor by tensor. Part of ``twins.CHECKS``, so
 ``python -m minidl.kernels --run-on-cpu`` and tests/kernels run them like every other.
 
 A check runs the reference op on NumPy arrays (float64 or float32 as the case), then
@@ -11,7 +12,7 @@ outputs, the batch statistics and every gradient, as twins.py does.
 import numpy
 
 from minidl import ops
-from minidl.kernels import device_fused
+from minidl.kernels import device_fused, device_training
 
 
 def _check_op(op, host_impl, target, x, params, buffers, hyper, rng):
@@ -71,6 +72,30 @@ def check_conv_relu(target, case, dtype, rng):
     return _check_op("conv2d_relu", device_fused.CONV2D_RELU, target, x, params, [], hyper, rng)
 
 
+def check_adam_many(target, case, dtype, rng):
+    """Three steps of Adam/AdamW over a group of odd-sized tensors in one launch per step, against
+    the reference updating them one by one (parameters and both moments)."""
+    sizes, weight_decay, decoupled = case
+    hyper = dict(lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=weight_decay, decoupled=decoupled)
+    host = [rng.standard_normal(n).astype(dtype) for n in sizes]
+    twin = [target.put(p.copy()) for p in host]
+    host_states, twin_states = [{} for _ in sizes], [{} for _ in sizes]
+    reference = ops.reference("adam")
+    for _ in range(3):
+        grads = [rng.standard_normal(n).astype(dtype) for n in sizes]
+        for p, g, s in zip(host, grads, host_states):
+            reference.update(p, g, s, **hyper)
+        twin_grads = [target.put(g) for g in grads]
+        if target.on_device:
+            ops.implementation("adam", twin[0], **hyper).update_many(twin, twin_grads, twin_states, **hyper)
+        else:
+            device_training.FusedAdam.update_many(twin, twin_grads, twin_states, **hyper)
+    pairs = [(p, target.get(q)) for p, q in zip(host, twin)]
+    pairs += [(a[k], target.get(b[k])) for a, b in zip(host_states, twin_states) for k in ("exp_avg", "exp_avg_sq")]
+    from minidl.kernels.twins import _errors  # here: twins imports this module
+    return _errors(pairs)
+
+
 MAXPOOL_BN_RELU_CASES = [
     ("2x2-s2-odd", 2, 3, 7, 9, 2, 2, 0, True),
     ("3x3-s2-p1-overlap", 2, 2, 9, 7, 3, 2, 1, True),
@@ -90,4 +115,7 @@ CHECKS = {
     "pool+bn+relu": (("maxpool_batchnorm_input_grad", "batchnorm_relu_apply"), check_maxpool_bn_relu,
                      [(c[0], c) for c in MAXPOOL_BN_RELU_CASES]),
     "conv+relu": (("bias_relu",), check_conv_relu, [(c[0], c) for c in CONV_RELU_CASES]),
+    "adam-many": (("adam_update_many",), check_adam_many,
+                  [("adam-5-tensors", ((1001, 1, 37, 256, 3), 1e-2, False)),
+                   ("adamw-2-tensors", ((7, 513), 1e-2, True)), ("adam-1-tensor", ((65,), 0.0, False))]),
 }

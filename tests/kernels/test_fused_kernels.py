@@ -98,3 +98,41 @@ def test_relu_part_gives_nan_for_nan_not_zero():
         launch.launch("bias_relu", 6, y, np.zeros(1), mask, 6, 1, 6, 0)
     np.testing.assert_array_equal(y, [0.0, 0.0, 2.0, np.nan, 0.0, np.inf])
     np.testing.assert_array_equal(mask, [False, False, True, False, False, True])
+
+
+def _launches(monkeypatch):
+    from minidl.kernels import cpu_shim
+    names, real_launch = [], cpu_shim.launch
+    monkeypatch.setattr(cpu_shim, "launch", lambda name, *rest: names.append(name) or real_launch(name, *rest))
+    return names
+
+
+def test_adam_updates_a_group_in_one_launch_on_the_fake_device(fake_device, monkeypatch):
+    md.manual_seed(0)
+    model = md.Sequential(md.Conv2d(2, 3, 3), md.BatchNorm2d(3), md.ReLU(), md.Flatten(), md.Linear(12, 5)).to("gpu")
+    host = copy.deepcopy(model).to("cpu")
+    optimizers = [md.optim.Adam(m.parameters(), lr=1e-2, weight_decay=1e-3) for m in (model, host)]
+    rng = np.random.default_rng(3)
+    names = _launches(monkeypatch)
+    for _ in range(2):
+        for p, q in zip(model.parameters(), host.parameters()):
+            q.grad[...] = rng.standard_normal(q.shape).astype(np.float32)
+            p.grad[...] = md.to_device(q.grad)
+        names.clear()
+        for optimizer in optimizers:
+            optimizer.step()
+        assert names == ["adam_update_many"]  # 6 tensors, one launch
+    for p, q in zip(model.parameters(), host.parameters()):
+        np.testing.assert_allclose(md.to_numpy(p.data), q.data, rtol=1e-6, atol=1e-7)
+
+
+def test_a_group_whose_tensors_are_at_different_steps_is_updated_one_by_one(fake_device, monkeypatch):
+    params = [md.Parameter(md.to_device(np.ones(n, np.float32))) for n in (3, 4)]
+    optimizer = md.optim.Adam(params, lr=0.1)
+    params[1].requires_grad = False  # frozen for the first step: its step count falls behind
+    optimizer.step()
+    params[1].requires_grad = True
+    names = _launches(monkeypatch)
+    optimizer.step()
+    assert names == ["adam_update", "adam_update"]
+    assert [optimizer.state[p]["step"] for p in params] == [2, 1]
