@@ -31,6 +31,9 @@ def clip_grad_norm_(params, max_norm, eps=1e-6):
     squares = sum(xp.sum(g * g) for g in grads)  # per-tensor sums, all on the gradients' device
     total = xp.sqrt(xp.asarray(squares, dtype=xp.float64))
     coef = xp.minimum(max_norm / (total + eps), 1.0)
+    rounded = {}  # the factor in each gradient dtype, rounded once (a launch each on a GPU)
     for g in grads:
-        g *= coef.astype(g.dtype)
+        if g.dtype not in rounded:
+            rounded[g.dtype] = coef.astype(g.dtype)
+        g *= rounded[g.dtype]
     return total
