@@ -12,7 +12,8 @@ what. ``README.md`` walks through ``im2col`` line by line.
 - ``device_layers`` registers the "gpu" implementations of conv2d, max_pool2d,
   relu and batch_norm in the ops table (``minidl.ops``), which picks them for
   device arrays; ``device_training`` those of adam and bce_with_logits;
-  ``device_fused`` those of the fused ops (batch_norm_relu, max_pool2d_batch_norm_relu, conv2d_relu).
+  ``device_fused`` those of the fused ops (batch_norm_relu, max_pool2d_batch_norm_relu, conv2d_relu,
+  conv2d_selu).
 - ``python -m minidl.kernels`` lists the kernels; ``--compile`` compiles every
   source with nvcc for sm_90; ``--run-on-cpu`` checks every kernel against NumPy.
 

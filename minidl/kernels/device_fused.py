@@ -2,7 +2,7 @@
 
 Each has the functions and signatures of its op's reference, which composes the
 layers' references (``minidl/ops/batch_norm_relu.py``,
-``max_pool2d_batch_norm_relu.py``, ``conv2d_relu.py``); the kernels are in
+``max_pool2d_batch_norm_relu.py``, ``conv2d_relu.py``, ``conv2d_selu.py``); the kernels are in
 ``fused.cu``. What each saves over the layers one by one, per step:
 
 - ``batch_norm_relu``: forward, one elementwise pass (``batchnorm_relu_apply``) instead of
@@ -16,6 +16,8 @@ layers' references (``minidl/ops/batch_norm_relu.py``,
 - ``conv2d_relu``: forward, the convolution without its bias, then the bias and ReLU in one
   pass in place (``bias_relu``) instead of a bias pass, a ReLU pass and a new array.
   Backward: ReLU's masked gradient, then the convolution's backward (its bias gradient too).
+- ``conv2d_selu``: the same with SELU (``bias_selu``); its backward one pass (``selu_backward``)
+  where the reference takes several.
 
 Everything comes in as arguments; nothing touches a layer.
 """
@@ -24,7 +26,7 @@ import types
 from minidl import backend
 from minidl.kernels import device_layers as layers
 from minidl.kernels.launch import launch
-from minidl.ops import registry
+from minidl.ops import registry, selu
 
 
 def batchnorm_relu_forward(x, weight, bias, running_mean, running_var, *, training=True, eps=1e-5, **_):
@@ -91,9 +93,33 @@ def conv2d_relu_backward(dy, saved, *, input_grad=True, **_):
     return layers.conv2d_backward(_masked(xp.ascontiguousarray(dy), mask), conv_saved, input_grad=input_grad)
 
 
+def conv2d_selu_forward(x, weight, bias=None, *, stride=(1, 1), padding=(0, 0), **_):
+    """The convolution without its bias, then y = selu(y + b) in place (kernel ``bias_selu``)."""
+    xp = backend.get_array_module(x)
+    y, (x_, weight_, _, geom) = layers.conv2d_forward(x, weight, None, stride=stride, padding=padding)
+    n, o = y.shape[:2]
+    mask = xp.empty(y.shape, dtype=xp.bool_)
+    b = y if bias is None else xp.ascontiguousarray(bias, dtype=y.dtype)  # y: never read without a bias
+    launch("bias_selu", y.size, y, b, mask, y.size, o, y.size // (n * o), int(bias is not None),
+           selu.ALPHA, selu.SCALE)
+    return y, ((x_, weight_, bias is not None, geom), mask, y)
+
+
+def conv2d_selu_backward(dy, saved, *, input_grad=True, **_):
+    """SELU's gradient from its output (kernel ``selu_backward``), then the convolution's backward."""
+    conv_saved, mask, y = saved
+    xp = backend.get_array_module(dy)
+    dy = xp.ascontiguousarray(dy)
+    dz = xp.empty_like(dy)
+    launch("selu_backward", dy.size, dy, y, mask, dz, dy.size, selu.SCALE, selu.SCALE * selu.ALPHA)
+    return layers.conv2d_backward(dz, conv_saved, input_grad=input_grad)
+
+
 BATCH_NORM_RELU = types.SimpleNamespace(forward=batchnorm_relu_forward, backward=batchnorm_relu_backward)
 MAX_POOL2D_BATCH_NORM_RELU = types.SimpleNamespace(forward=maxpool_bn_relu_forward, backward=maxpool_bn_relu_backward)
 CONV2D_RELU = types.SimpleNamespace(forward=conv2d_relu_forward, backward=conv2d_relu_backward)
 registry.register("batch_norm_relu", device="gpu", name="cuda_fused", impl=BATCH_NORM_RELU)
 registry.register("max_pool2d_batch_norm_relu", device="gpu", name="cuda_fused", impl=MAX_POOL2D_BATCH_NORM_RELU)
 registry.register("conv2d_relu", device="gpu", name="cuda_fused", impl=CONV2D_RELU)
+CONV2D_SELU = types.SimpleNamespace(forward=conv2d_selu_forward, backward=conv2d_selu_backward)
+registry.register("conv2d_selu", device="gpu", name="cuda_fused", impl=CONV2D_SELU)

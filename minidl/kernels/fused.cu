@@ -2,7 +2,7 @@
 //
 // NumPy twins: the fused ops' references, each the composition of the layers'
 // own references (minidl/ops/batch_norm_relu.py, max_pool2d_batch_norm_relu.py,
-// conv2d_relu.py). Per-channel reductions (batch statistics, dbeta, dgamma, dbias)
+// conv2d_relu.py, conv2d_selu.py). Per-channel reductions (batch statistics, dbeta, dgamma, dbias)
 // are CuPy's, done before these kernels run, as for batchnorm.cu.
 //
 // NaN and inf behave as on the host: the ReLU part keeps a NaN (max(NaN, 0) is NaN,
@@ -53,6 +53,34 @@ extern "C" __global__ void bias_relu(real* y, const real* bias, bool* mask, long
          k += (long long)blockDim.x * gridDim.x) {
         const real z = has_bias ? y[k] + bias[(int)(k / length) % channels] : y[k];
         y[k] = relu_keep_nan(z, &mask[k]);
+    }
+}
+
+// Convolution bias then SELU, forward, IN PLACE on y (N, C, L), with PyTorch's constants
+// alpha and scale (minidl/ops/selu.py) and the mask z > 0 its backward needs:
+//     z = y + bias[c]        y = scale * (z > 0 ? z : alpha * expm1(min(z, 0)))
+// min as NumPy's minimum, which keeps a NaN (C's fmin would drop it), so NaN stays NaN.
+extern "C" __global__ void bias_selu(real* y, const real* bias, bool* mask, long long size,
+                                     int channels, long long length, int has_bias, real alpha, real scale)
+{
+    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < size;
+         k += (long long)blockDim.x * gridDim.x) {
+        const real z = has_bias ? y[k] + bias[(int)(k / length) % channels] : y[k];
+        const bool positive = z > 0;
+        const real negative = z < 0 || z != z ? z : (real)0;  // min(z, 0), NaN kept
+        mask[k] = positive;
+        y[k] = (positive ? z : alpha * expm1(negative)) * scale;
+    }
+}
+
+// SELU, backward, from its output y and mask: dz = dy * (mask ? scale : y + scale*alpha),
+// a product, so a NaN or inf in dy stays as dy * slope does on the host.
+extern "C" __global__ void selu_backward(const real* dy, const real* y, const bool* mask, real* dz,
+                                         long long size, real scale, real scale_alpha)
+{
+    for (long long k = (long long)blockIdx.x * blockDim.x + threadIdx.x; k < size;
+         k += (long long)blockDim.x * gridDim.x) {
+        dz[k] = dy[k] * (mask[k] ? scale : y[k] + scale_alpha);
     }
 }
 

@@ -62,14 +62,18 @@ def check_maxpool_bn_relu(target, case, dtype, rng):
                      params, buffers, hyper, rng)
 
 
-def check_conv_relu(target, case, dtype, rng):
+def check_conv_relu(target, case, dtype, rng, op="conv2d_relu", impl=device_fused.CONV2D_RELU):
     name, n, c, h, w, k, s, p, bias = case
     k = _pair(k)
     params = [(rng.standard_normal((4, c) + k) / (c * k[0] * k[1]) ** 0.5).astype(dtype),
               rng.standard_normal(4).astype(dtype) if bias else None]
     x = rng.standard_normal((n, c, h, w)).astype(dtype)
     hyper = dict(stride=_pair(s), padding=_pair(p), input_grad="first" not in name)
-    return _check_op("conv2d_relu", device_fused.CONV2D_RELU, target, x, params, [], hyper, rng)
+    return _check_op(op, impl, target, x, params, [], hyper, rng)
+
+
+def check_conv_selu(target, case, dtype, rng):
+    return check_conv_relu(target, case, dtype, rng, "conv2d_selu", device_fused.CONV2D_SELU)
 
 
 def check_adam_many(target, case, dtype, rng):
@@ -115,6 +119,7 @@ CHECKS = {
     "pool+bn+relu": (("maxpool_batchnorm_input_grad", "batchnorm_relu_apply"), check_maxpool_bn_relu,
                      [(c[0], c) for c in MAXPOOL_BN_RELU_CASES]),
     "conv+relu": (("bias_relu",), check_conv_relu, [(c[0], c) for c in CONV_RELU_CASES]),
+    "conv+selu": (("bias_selu", "selu_backward"), check_conv_selu, [(c[0], c) for c in CONV_RELU_CASES]),
     "adam-many": (("adam_update_many",), check_adam_many,
                   [("adam-5-tensors", ((1001, 1, 37, 256, 3), 1e-2, False)),
                    ("adamw-2-tensors", ((7, 513), 1e-2, True)), ("adam-1-tensor", ((65,), 0.0, False))]),

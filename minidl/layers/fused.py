@@ -7,6 +7,7 @@ adjacent children (exact types) and gives it a plan that runs each run as one
     MaxPool2d, BatchNorm2d, ReLU     -> op max_pool2d_batch_norm_relu   (ParallelLeNet's branches)
     BatchNorm2d | BatchNorm1d, ReLU  -> op batch_norm_relu
     Conv2d, ReLU                     -> op conv2d_relu                  (GapNet's convolutions: bias + ReLU)
+    Conv2d, SELU                     -> op conv2d_selu                  (GapNet-PL's: bias + SELU)
 
 Nothing of the model changes: the layers stay its children with their names,
 parameters and buffers, so ``state_dict`` keys (PyTorch's), checkpoints,
@@ -24,7 +25,7 @@ the layers' references, could not match. A layer whose ``forward`` or
 ``backward`` was replaced on the instance (Grad-CAM records activations that
 way) makes its chain run unfused too.
 """
-from minidl.layers.activations import ReLU
+from minidl.layers.activations import SELU, ReLU
 from minidl.layers.batchnorm import BatchNorm1d, BatchNorm2d
 from minidl.layers.containers import Sequential
 from minidl.layers.conv import Conv2d
@@ -37,6 +38,7 @@ PATTERNS = (
     ("max_pool2d_batch_norm_relu", (MaxPool2d, BatchNorm2d, ReLU)),
     ("batch_norm_relu", ((BatchNorm1d, BatchNorm2d), ReLU)),
     ("conv2d_relu", (Conv2d, ReLU)),
+    ("conv2d_selu", (Conv2d, SELU)),
 )
 _NORMS = (BatchNorm1d, BatchNorm2d)
 

@@ -18,9 +18,13 @@ def _lenet():
     return ParallelLeNet(image_size=16, conv_channels=(2, 3), branch_features=4, hidden=(5,), dropout=0.0)
 
 
-def _gapnet():
+def _gapnet(variant="bn"):
     md.manual_seed(0)
-    return GapNet(image_size=32, widths=(2, 3, 4), convs=(1, 2, 2), hidden=5, dropout=0.0)
+    return GapNet(image_size=32, widths=(2, 3, 4), convs=(1, 2, 2), hidden=5, dropout=0.0, variant=variant)
+
+
+def _gapnet_pl():
+    return _gapnet("pl")
 
 
 def test_fuse_finds_the_runs_of_both_networks():
@@ -28,7 +32,8 @@ def test_fuse_finds_the_runs_of_both_networks():
     assert ops == ["max_pool2d_batch_norm_relu"] * 6  # two per branch, three branches
     ops = [chain.op for chain in fuse(_gapnet())]
     assert ops == ["conv2d_relu"] * 3  # block 2's first conv, block 3's two; pooled units stay as they are
-    assert fuse(GapNet(image_size=32, widths=(2, 3, 4), convs=(1, 2, 2), hidden=5, variant="pl")) == []
+    pl = GapNet(image_size=32, widths=(2, 3, 4), convs=(1, 2, 2), hidden=5, variant="pl")
+    assert [chain.op for chain in fuse(pl)] == ["conv2d_selu"] * 3
 
 
 def test_plan_matches_exact_runs_only():
@@ -68,7 +73,7 @@ def _compare(fused, plain, x, dy, rtol):
         np.testing.assert_allclose(md.to_numpy(fused(x)), md.to_numpy(plain(x)), rtol=rtol, atol=rtol)
 
 
-@pytest.mark.parametrize("build", [_lenet, _gapnet], ids=["parallel_lenet", "gapnet"])
+@pytest.mark.parametrize("build", [_lenet, _gapnet, _gapnet_pl], ids=["parallel_lenet", "gapnet", "gapnet_pl"])
 def test_fused_kernels_match_the_layers_on_the_fake_device(fake_device, build):
     plain = build().astype("float64").to("gpu")
     fused = copy.deepcopy(plain)

@@ -16,8 +16,8 @@ from minidl.ops.__main__ import main
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAYER_OPS = ["conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "global_max_pool2d",
              "adaptive_avg_pool2d", "batch_norm", "linear", "relu", "selu", "sigmoid", "dropout", "alpha_dropout",
-             "batch_norm_relu", "max_pool2d_batch_norm_relu", "conv2d_relu"]
-RANDOM_GEOMETRY = ("conv2d", "conv2d_relu", "max_pool2d", "max_pool2d_batch_norm_relu", "avg_pool2d")
+             "batch_norm_relu", "max_pool2d_batch_norm_relu", "conv2d_relu", "conv2d_selu"]
+RANDOM_GEOMETRY = ("conv2d", "conv2d_relu", "conv2d_selu", "max_pool2d", "max_pool2d_batch_norm_relu", "avg_pool2d")
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def _random_cases(name, rng, count=6):
         h, w = int(rng.integers(kh, 9)), int(rng.integers(kw, 9))
         hyper = dict(stride=(int(sh), int(sw)), padding=(int(ph), int(pw)))
         label = f"random {k}: x {(n, c, h, w)} kernel {(int(kh), int(kw))} {hyper}"
-        if name in ("conv2d", "conv2d_relu"):
+        if name in ("conv2d", "conv2d_relu", "conv2d_selu"):
             o = int(rng.integers(1, 5))
             cases.append(Case(label, (n, c, h, w), [(o, c, int(kh), int(kw)), (o,) if k % 2 else None],
                               input_grad=bool(k % 3), **hyper))
@@ -133,7 +133,7 @@ def test_every_implementation_matches_its_reference(name, seed):
 
 
 @pytest.mark.parametrize("name", ["conv2d", "max_pool2d", "batch_norm", "relu",
-                                  "batch_norm_relu", "max_pool2d_batch_norm_relu", "conv2d_relu"])
+                                  "batch_norm_relu", "max_pool2d_batch_norm_relu", "conv2d_relu", "conv2d_selu"])
 def test_cuda_launchers_match_the_reference_on_the_fake_device(name, fake_device):
     rows = check.check_op(registry.get(name), "gpu")
     assert [r.implementation for r in rows][1:] and all(r.passed for r in rows), [r.failures for r in rows]

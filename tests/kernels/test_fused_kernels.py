@@ -136,3 +136,18 @@ def test_a_group_whose_tensors_are_at_different_steps_is_updated_one_by_one(fake
     optimizer.step()
     assert names == ["adam_update", "adam_update"]
     assert [optimizer.state[p]["step"] for p in params] == [2, 1]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("poison", ["x", "dy", "bias"])
+def test_conv_bias_selu_carries_nan_and_inf(dtype, poison):
+    rng = np.random.default_rng(4)
+    conv = md.Conv2d(3, 4, 3, padding=1)
+    x = rng.standard_normal((2, 3, 5, 6)).astype(dtype)
+    dy = rng.standard_normal((2, 4, 5, 6)).astype(dtype)
+    if poison == "bias":  # NaN, +inf and -inf through SELU: NaN, inf and -scale*alpha
+        conv.bias.data[...] = [np.nan, np.inf, -np.inf, 0.5]
+    else:
+        flat = (x if poison == "x" else dy).reshape(-1)
+        flat[rng.choice(flat.size, 2, replace=False)] = [np.nan, np.inf]
+    _host_and_kernels([conv, md.SELU()], device_fused.CONV2D_SELU, x, dy, dtype)

@@ -56,7 +56,7 @@ def test_cli_runs_every_kernel_on_the_cpu(capsys):
     for name in ("im2col", "col2im", "maxpool_forward", "maxpool_backward", "adam_update",
                  "bce_with_logits", "batchnorm_apply", "batchnorm_input_grad", "relu_forward", "relu_backward",
                  "philox_uniform", "batchnorm_relu_apply", "maxpool_batchnorm_input_grad", "bias_relu",
-                 "adam_update_many"):
+                 "adam_update_many", "bias_selu", "selu_backward"):
         assert name in out
     assert "FAIL" not in out
 
@@ -64,7 +64,7 @@ def test_cli_runs_every_kernel_on_the_cpu(capsys):
 def test_cli_lists_every_kernel(capsys):
     from minidl.kernels.__main__ import main
     assert main([]) == 0
-    assert len(capsys.readouterr().out.splitlines()) == 15  # 3 fused kernels and adam_update_many
+    assert len(capsys.readouterr().out.splitlines()) == 17  # 5 fused kernels and adam_update_many
 
 
 def test_shim_errors_name_the_missing_compiler_and_the_failing_source(tmp_path, monkeypatch):
