@@ -60,7 +60,7 @@ def _minidl_rate(name, size, batch, device, steps, warmup, tf32=False):
         md.backend.allow_tf32(tf32)
     try:
         rate = _time(step, batch, steps, warmup, lambda: md.backend.synchronize(device))
-        return rate, f"{sum(chain._fused for chain in step.chains)}/{len(step.chains)}"
+        return rate, f"{sum(chain.ran_fused for chain in step.chains)}/{len(step.chains)}"
     finally:
         if device == "gpu":
             md.backend.allow_tf32(False)

@@ -25,6 +25,7 @@ the layers' references, could not match. A layer whose ``forward`` or
 ``backward`` was replaced on the instance (Grad-CAM records activations that
 way) makes its chain run unfused too.
 """
+from minidl import backend
 from minidl.layers.activations import SELU, ReLU
 from minidl.layers.batchnorm import BatchNorm1d, BatchNorm2d
 from minidl.layers.containers import Sequential
@@ -73,7 +74,7 @@ class FusedChain(Module):
         self.op, self.layers = op, tuple(layers)
         # The layer whose parameters (and buffers) the op takes after x, and whose gradients it returns.
         self.owner = next(layer for layer in self.layers if layer.param_names)
-        self._fused = False
+        self.ran_fused = False  # whether the last forward ran the fused op (else the layers)
 
     def hyper(self):
         hyper = {}
@@ -89,9 +90,11 @@ class FusedChain(Module):
         return None if chosen is None else chosen.impl
 
     def forward(self, x):
+        weights = [p.data for p in self.owner._parameters.values()]
+        backend.get_array_module(x, *weights)  # x on another device than the weights: the layers' plain error
         hyper = self.hyper()
         impl = self._implementation(x, hyper)
-        self._fused = impl is not None
+        self.ran_fused = impl is not None
         if impl is None:
             for layer in self.layers:
                 x = layer(x)
@@ -107,7 +110,7 @@ class FusedChain(Module):
         return y
 
     def backward(self, dy):
-        if not self._fused:
+        if not self.ran_fused:
             for layer in reversed(self.layers):
                 dy = layer.backward(dy)
                 if dy is None:

@@ -82,7 +82,7 @@ def test_fused_kernels_match_the_layers_on_the_fake_device(fake_device, build):
     x = md.to_device(rng.standard_normal((3, 4) + (plain.expected_input[1],) * 2))
     dy = md.to_device(rng.standard_normal((3, 28)))
     _compare(fused, plain, x, dy, rtol=1e-9)
-    assert all(chain._fused for chain in chains)  # the fused ops ran, not the layers
+    assert all(chain.ran_fused for chain in chains)  # the fused ops ran, not the layers
 
 
 def test_on_host_arrays_the_layers_run_as_unfused():
@@ -93,7 +93,7 @@ def test_on_host_arrays_the_layers_run_as_unfused():
     x = rng.standard_normal((2, 4, 16, 16)).astype(np.float32)
     dy = rng.standard_normal((2, 28)).astype(np.float32)
     _compare(fused, plain, x, dy, rtol=0)  # the very same computation
-    assert not any(chain._fused for chain in chains)
+    assert not any(chain.ran_fused for chain in chains)
 
 
 def test_a_layer_replaced_on_the_instance_runs_unfused(fake_device):
@@ -103,7 +103,7 @@ def test_a_layer_replaced_on_the_instance_runs_unfused(fake_device):
     relu = model[1]
     relu.forward = lambda x: seen.append(x.shape) or ReLU.forward(relu, x)
     model(md.to_device(np.ones((1, 2, 4, 4), np.float32)))
-    assert seen == [(1, 3, 4, 4)] and not chain._fused
+    assert seen == [(1, 3, 4, 4)] and not chain.ran_fused
 
 
 def test_shape_errors_are_the_first_layers(fake_device):
@@ -111,3 +111,14 @@ def test_shape_errors_are_the_first_layers(fake_device):
     fuse(model)
     with pytest.raises(ValueError, match=r"x must have shape \(N, 2, H, W\)"):
         model(md.to_device(np.ones((1, 5, 4, 4), np.float32)))
+
+
+def test_an_input_on_another_device_than_the_weights_is_the_plain_error(fake_device):
+    model = Sequential(Conv2d(2, 3, 3), ReLU())  # weights on the host
+    fuse(model)
+    x = md.to_device(np.ones((1, 2, 4, 4), np.float32))
+    with pytest.raises(Exception) as fused_error:
+        model(x)
+    with pytest.raises(Exception) as layer_error:
+        model[0](x)
+    assert type(fused_error.value) is type(layer_error.value) and str(fused_error.value) == str(layer_error.value)

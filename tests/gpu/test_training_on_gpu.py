@@ -56,7 +56,7 @@ def test_twenty_steps_follow_the_cpu_loss_curve(name, fused):
     np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-3)
     assert cpu_losses[-1] < cpu_losses[0]  # it trained
     assert len(chains) == (0 if not fused else {"parallel_lenet": 6, "gapnet": 5}[name])
-    assert all(chain._fused for chain in chains)
+    assert all(chain.ran_fused for chain in chains)
 
 
 @pytest.mark.parametrize("name", list(RESUME_NETWORKS))
