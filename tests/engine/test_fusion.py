@@ -114,7 +114,7 @@ def test_shape_errors_are_the_first_layers(fake_device):
 
 
 def test_an_input_on_another_device_than_the_weights_is_the_plain_error(fake_device):
-    model = Sequential(Conv2d(2, 3, 3), ReLU())  # weights on the host
+    model = Sequential(Conv2d(2, 3, 3), ReLU()).to("cpu")  # weights on the host
     fuse(model)
     x = md.to_device(np.ones((1, 2, 4, 4), np.float32))
     with pytest.raises(Exception) as fused_error:
