@@ -63,11 +63,13 @@ def _stage(command, limit):
 
 
 def _minidl_rate(name, size, batch, device, steps, warmup, tf32=False):
+    """(samples/s, "ran/found" fused chains) of minidl's training step."""
     step = registry_training_step(name, size, batch, device)
     if device == "gpu":
         md.backend.allow_tf32(tf32)
     try:
-        return _time(step, batch, steps, warmup, lambda: md.backend.synchronize(device))
+        rate = _time(step, batch, steps, warmup, lambda: md.backend.synchronize(device))
+        return rate, f"{sum(chain.ran_fused for chain in step.chains)}/{len(step.chains)}"
     finally:
         if device == "gpu":
             md.backend.allow_tf32(False)
@@ -120,11 +122,12 @@ def network_table(device, steps, warmup, rates=None):
     lines = [f"numpy: {blas.header_line()}",
              f"training steps (forward, BCE, backward, Adam), {steps} timed after {warmup} warm-up, "
              f"device {device}" + ("" if device == "cpu" or torch else "; PyTorch CUDA not available"),
-             f"{'network':<16} {'input':>9} {'batch':>6} {'products':>9} {'minidl samples/s':>17} "
+             "fused: the layer runs minidl.layers.fused found in the network, and how many ran fused kernels",
+             f"{'network':<16} {'input':>9} {'batch':>6} {'products':>9} {'fused':>6} {'minidl samples/s':>17} "
              f"{'torch samples/s':>16} {'minidl/torch':>13}"]
     for name, (size, batch) in NETWORKS.items():
         for label, tf32 in precisions:
-            ours = _minidl_rate(name, size, batch, device, steps, warmup, tf32)
+            ours, fused = _minidl_rate(name, size, batch, device, steps, warmup, tf32)
             if rates is not None and not tf32:
                 rates[name] = ours
             theirs = None
@@ -133,7 +136,7 @@ def network_table(device, steps, warmup, rates=None):
                     theirs = _torch_rate(name, size, batch, steps, warmup, torch, tf32)
                 except NotImplementedError as error:
                     lines.append(f"  ({name}: {error})")
-            lines.append(f"{name:<16} {size:>6} px {batch:>6} {label:>9} {ours:>17.1f} "
+            lines.append(f"{name:<16} {size:>6} px {batch:>6} {label:>9} {fused:>6} {ours:>17.1f} "
                          + (f"{theirs:>16.1f} {ours / theirs:>12.2f}x" if theirs else f"{'-':>16} {'-':>13}"))
     return "\n".join(lines)
 

@@ -39,10 +39,11 @@ from hpa.models.checkpoint_meta import check_training_state
 from hpa.runtime.errors import HpaError, quote
 from hpa.training.factories import make_loss, make_optimizer, make_schedule
 from hpa.training.fine_tuning import enter_stage, param_groups, stage_of
-from hpa.training.loss_watch import LossWatch
+from hpa.training.loss_watch import LossLog, LossWatch
 from hpa.training.position import CheckpointClock, EpochPosition
 from minidl import StateDictError, optim
 from minidl.atomic import atomic_write_text, remove_stale_temps
+from minidl.layers.fused import fuse
 from minidl.losses import sigmoid
 
 METRIC_COLUMNS = ("epoch", "lr", "train_loss", "val_loss", "val_macro_f1", "val_label_accuracy", "val_precision",
@@ -85,6 +86,7 @@ class Trainer:
     def __init__(self, model, config, train_loader, val_loader, val_labels, train_labels,
                  out_dir, meta, device=None):
         self.model, self.config = model, config
+        fuse(model)  # fused kernels where the device has them (minidl.layers.fused); the model is unchanged
         self.train_loader, self.val_loader = train_loader, val_loader
         self.val_labels = np.asarray(val_labels)
         self.out_dir, self.meta, self.device = os.fspath(out_dir), meta, device
@@ -189,22 +191,24 @@ class Trainer:
         bar = tqdm(device_batches(self.train_loader, self.device), desc=f"epoch {epoch + 1}/{self.config.epochs}", unit="batch",
                    leave=False, dynamic_ncols=True, initial=first, total=len(self.train_loader),
                    disable=not self.is_root)
+        losses = LossLog(self.watch, epoch, total, count)  # a GPU's losses stay there until logged
         for batch, (x, y) in enumerate(bar, start=first):
-            loss = self.train_step(x, y)
-            self.watch.check(loss, epoch, batch)
-            total += loss * len(x)
-            count += len(x)
             done += len(x)
-            bar.set_postfix(loss=f"{total / count:.4f}",
-                            samples_per_s=f"{done / (time.perf_counter() - start):.0f}")
+            if losses.add(self.train_step(x, y), len(x), batch):
+                bar.set_postfix(loss=f"{losses.mean:.4f}",
+                                samples_per_s=f"{done / (time.perf_counter() - start):.0f}")
             if self.clock.due() and batch + 1 < len(self.train_loader) and not self.config.distributed:
+                losses.flush()  # every loss checked before the checkpoint is written
+                total, count = losses.total, losses.count
                 position = EpochPosition(epoch, batch + 1, total, count, self.train_loader.epoch_order(epoch))
                 save_checkpoint(self.path("last.npz"), self.model, self.meta, self._state(epoch - 1, position))
                 self.clock.saved_now()
-        return total / max(count, 1), done / (time.perf_counter() - start)
+        losses.flush()
+        return losses.mean, done / (time.perf_counter() - start)
 
     def train_step(self, x, y):
-        """Forward, backward, clip and update on one batch; returns the batch's loss.
+        """Forward, backward, clip and update on one batch; returns the batch's loss (on a GPU a
+        0-d device array: nothing in the step waits for the device).
 
         NumPy's overflow warnings are silenced: a non-finite loss is
         reported once, with advice, by :class:`LossWatch`.
@@ -212,8 +216,8 @@ class Trainer:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             x, y = md.to_device(x, self.device), md.to_device(y, self.device)
             logits = self.model(x)
-            loss = self.criterion.forward(logits, y)
-            if not np.isfinite(loss):
+            loss = self.criterion.forward(logits, y, to_float=False)  # on a GPU: a device scalar, not read here
+            if isinstance(loss, float) and not np.isfinite(loss):
                 return loss
             self.model.zero_grad()
             self.backward(self.criterion.backward())

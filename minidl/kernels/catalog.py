@@ -16,8 +16,9 @@ SHIM_HEADER = FOLDER / "cpu_shim.h"
 PRECISIONS = {"float32": (), "float64": ("-DMINIDL_DOUBLE",)}
 
 _KERNEL = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)')
-# Parameter types -> kind: an array of reals, int32, bool, uint8 (images), or a scalar.
+# Parameter types -> kind: an array of reals, int32, bool, uint8 (images), int64 (addresses), or a scalar.
 _TYPES = {"real*": "real*", "int*": "int*", "bool*": "bool*", "unsigned char*": "unsigned char*",
+          "long long*": "long long*",
           "int": "int", "long long": "long long", "real": "real"}
 
 

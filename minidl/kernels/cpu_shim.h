@@ -12,6 +12,7 @@
 #include <cmath>
 
 using std::exp;
+using std::expm1;
 using std::fabs;
 using std::fmin;
 using std::log1p;

@@ -161,9 +161,9 @@ def _centred_product_sums(x3, mean, other=None):
     return channel_sums(xc)
 
 
-def batchnorm_forward(x, weight, bias, running_mean, running_var, *, training=True, eps=1e-5, **_):
-    """Statistics by CuPy's reductions, then y = (x - mean)*gamma*inv_std + beta (kernel ``batchnorm_apply``);
-    returns (y, saved, (mean, var, M) in training else None) like the reference."""
+def batchnorm_statistics(x, weight, bias, running_mean, running_var, training, eps):
+    """What batch norm's elementwise kernels need, by CuPy's reductions: x3 (N, C, L) contiguous,
+    mean, inv_std, gamma, beta (C,), M = N*L, and (mean, var, M) in training else None."""
     xp = backend.get_array_module(x)
     n, c = x.shape[:2]
     x3 = xp.ascontiguousarray(x).reshape(n, c, -1)
@@ -180,9 +180,23 @@ def batchnorm_forward(x, weight, bias, running_mean, running_var, *, training=Tr
     inv_std = 1 / xp.sqrt(var + eps)
     gamma = xp.ascontiguousarray(weight, dtype=x.dtype)
     beta = xp.ascontiguousarray(bias, dtype=x.dtype)
+    return x3, mean, inv_std, gamma, beta, m, stats
+
+
+def batchnorm_forward(x, weight, bias, running_mean, running_var, *, training=True, eps=1e-5, **_):
+    """Statistics by CuPy's reductions, then y = (x - mean)*gamma*inv_std + beta (kernel ``batchnorm_apply``);
+    returns (y, saved, (mean, var, M) in training else None) like the reference."""
+    xp = backend.get_array_module(x)
+    x3, mean, inv_std, gamma, beta, m, stats = batchnorm_statistics(x, weight, bias, running_mean, running_var,
+                                                                    training, eps)
     y = xp.empty_like(x3)
-    launch("batchnorm_apply", y.size, x3, mean, gamma * inv_std, beta, y, y.size, c, x3.shape[2])
+    launch("batchnorm_apply", y.size, x3, mean, gamma * inv_std, beta, y, y.size, x3.shape[1], x3.shape[2])
     return y.reshape(x.shape), (x3, mean, inv_std, gamma, m, training), stats
+
+
+def batchnorm_parameter_grads(g, x3, mean, inv_std):
+    """(dbeta, dgamma) (C,) of the upstream gradient g (N, C, L), by CuPy's reductions."""
+    return channel_sums(g), _centred_product_sums(x3, mean, g) * inv_std
 
 
 def batchnorm_backward(dy, saved, **_):
@@ -190,8 +204,7 @@ def batchnorm_backward(dy, saved, **_):
     xp = backend.get_array_module(dy)
     x3, mean, inv_std, gamma, m, training = saved
     g = xp.ascontiguousarray(dy).reshape(x3.shape)
-    dbeta = channel_sums(g)
-    dgamma = _centred_product_sums(x3, mean, g) * inv_std
+    dbeta, dgamma = batchnorm_parameter_grads(g, x3, mean, inv_std)
     dx = xp.empty_like(g)
     launch("batchnorm_input_grad", g.size, g, x3, mean, inv_std, gamma, dbeta, dgamma, dx,
            g.size, x3.shape[1], x3.shape[2], m, int(training))

@@ -22,7 +22,7 @@ BLOCK = 256
 MAX_BLOCKS = 1 << 16
 _INTEGER_TYPES = {"int": numpy.int32, "long long": numpy.int64}
 _ARRAY_DTYPES = {"int*": numpy.dtype(numpy.int32), "bool*": numpy.dtype(numpy.bool_),
-                 "unsigned char*": numpy.dtype(numpy.uint8)}
+                 "unsigned char*": numpy.dtype(numpy.uint8), "long long*": numpy.dtype(numpy.int64)}
 
 
 class KernelArgumentError(TypeError):
@@ -69,8 +69,16 @@ def _check_integer(name, param, value):
                                   f"{param.kind} ({limits.min} to {limits.max})")
 
 
-def launch(name, total, *args):
-    """Run kernel ``name`` with ``args`` (in the source's order) over ``total`` items."""
+def address(array):
+    """The address of ``array``'s memory as a kernel's pointer table holds it: a device
+    pointer for a CuPy array, the host memory for NumPy (and fake device) arrays."""
+    host = _host_view(array)
+    return host.ctypes.data if host is not None else array.data.ptr
+
+
+def launch(name, total, *args, precision=None):
+    """Run kernel ``name`` with ``args`` (in the source's order) over ``total`` items.
+    ``precision`` ("float32"/"float64") is needed only by a kernel without ``real`` arrays."""
     block, max_blocks = _config["block"], _config["max_blocks"]
     try:
         _, params = catalog.all_kernels()[name]
@@ -78,9 +86,10 @@ def launch(name, total, *args):
         raise KeyError(f"no kernel named {name!r}; known: {', '.join(sorted(catalog.all_kernels()))}") from None
     if len(args) != len(params):
         raise KernelArgumentError(f"{name} takes {len(params)} arguments ({params}), got {len(args)}")
-    reals = [a.dtype for p, a in zip(params, args) if p.kind == "real*"]
+    reals = [a.dtype for p, a in zip(params, args) if p.kind == "real*"] or \
+        ([numpy.dtype(precision)] if precision in ("float32", "float64") else [])
     if not reals or reals[0] not in (numpy.float32, numpy.float64):
-        raise KernelArgumentError(f"{name}: its real arrays must be float32 or float64")
+        raise KernelArgumentError(f"{name}: its real arrays (or precision) must be float32 or float64")
     precision = reals[0].name
     for param, value in zip(params, args):
         if param.is_array:

@@ -15,7 +15,7 @@ import itertools
 import numpy
 
 import minidl as md
-from minidl.kernels import device_layers, device_training
+from minidl.kernels import device_layers, device_training, twins_fused
 from minidl.kernels.image_twins import IMAGE_CHECKS
 
 # (name, N, C, H, W, kernel, stride, padding) for im2col/col2im (conv) and pooling.
@@ -265,6 +265,9 @@ CHECKS = {
                [("odd-size", (1001, 12345, 7)), ("64-bit-key-and-stream", (37, 2 ** 62 + 11, 2 ** 40 + 3))]),
     **IMAGE_CHECKS,  # augmentation and normalisation of uint8 images (image_twins.py)
 }
+
+CHECKS.update({family: (kernels, _built_on_host(check), cases)  # the fused kernels' twins
+               for family, (kernels, check, cases) in twins_fused.CHECKS.items()})
 
 # Largest relative error accepted: float64 to round-off, float32 to its precision.
 TOLERANCE = {"float64": 1e-10, "float32": 1e-4}

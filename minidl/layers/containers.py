@@ -106,13 +106,28 @@ class Sequential(ModuleList):
             return Sequential(*list(self._modules.values())[index])
         return super().__getitem__(index)
 
+    _plan = None  # (children it was made for, steps): minidl.layers.fused's plan, None when unfused
+
+    def set_plan(self, steps):
+        """Run ``steps`` (the children in order, some runs of them replaced by one object with
+        forward and backward: ``minidl.layers.fused``) instead of the children; None: the children.
+        Returns the steps."""
+        object.__setattr__(self, "_plan", None if steps is None else (tuple(self), list(steps)))
+        return steps or []
+
+    def steps(self):
+        """What forward runs: the plan's steps while the children are those it was made for."""
+        if self._plan is not None and self._plan[0] == tuple(self):
+            return self._plan[1]
+        return list(self)
+
     def forward(self, x):
-        for m in self:
+        for m in self.steps():
             x = m(x)
         return x
 
     def backward(self, dy):
-        for m in reversed(list(self)):
+        for m in reversed(self.steps()):
             dy = m.backward(dy)
             if dy is None:  # m computes no input gradient: nothing before it gets one
                 return None

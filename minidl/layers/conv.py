@@ -56,10 +56,13 @@ class Conv2d(OpLayer):
         return dict(stride=self.stride, padding=self.padding, input_grad=self.input_grad,
                     fold=self.fold, memory_budget=self.memory_budget)
 
-    def forward(self, x):
+    def _check(self, x):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"x must have shape (N, {self.in_channels}, H, W), got {x.shape}")
         output_size(x.shape, self.kernel_size, self.stride, self.padding)  # ValueError if no window fits
+
+    def forward(self, x):
+        self._check(x)
         return super().forward(x)
 
     def extra_repr(self):

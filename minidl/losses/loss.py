@@ -1,7 +1,7 @@
 """``Loss``: the base class of the losses, as ``Module`` is of the layers.
 
 A loss is called as ``loss = criterion(logits, targets)`` and returns a Python
-float; ``criterion.backward()`` then returns dLoss/dlogits with the logits'
+float (``to_float=False``: possibly a 0-d device array, see ``Loss.forward``); ``criterion.backward()`` then returns dLoss/dlogits with the logits'
 shape, dtype and device. The math is an op of ``minidl/ops`` (its reference
 is the file to read); the class around it does the bookkeeping every loss
 shares:
@@ -81,7 +81,11 @@ class Loss:
     def prepare_targets(self, targets, logits):
         return as_targets(targets, logits)
 
-    def forward(self, logits, targets):
+    def forward(self, logits, targets, *, to_float=True):
+        """The loss of ``logits`` against ``targets``: a Python float, or with ``to_float=False``
+        as the op's implementation gave it, which on a GPU may be a 0-d device array (the
+        fused BCE kernel's): a training loop keeps it there and reads it only to log it,
+        so the step never waits for the device."""
         if self.matrix_logits and logits.ndim != 2:
             raise ValueError(f"logits must be (batch, classes), got shape {tuple(logits.shape)}")
         targets = self.prepare_targets(targets, logits)
@@ -89,7 +93,7 @@ class Loss:
         impl = ops.implementation(self.op, logits, **hyper)
         loss, saved = impl.forward(logits, targets, **hyper)
         self._cache = (impl, saved, hyper)
-        return loss
+        return float(loss) if to_float else loss
 
     def backward(self):
         """dLoss/dlogits of the last ``forward``."""
@@ -98,5 +102,5 @@ class Loss:
         impl, saved, hyper = self._cache
         return impl.backward(saved, **hyper)
 
-    def __call__(self, logits, targets):
-        return self.forward(logits, targets)
+    def __call__(self, logits, targets, *, to_float=True):
+        return self.forward(logits, targets, to_float=to_float)

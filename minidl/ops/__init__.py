@@ -15,7 +15,8 @@ does not use, so a caller passes one ``hyper`` dict to both directions):
     layer-like ops   forward(x, *params, **hyper) -> (y, saved)
                      backward(dy, saved, **hyper) -> (dx, dparam1, ...), None for a
                      gradient not needed (a first layer's dx: ``input_grad=False``)
-    losses           forward(logits, targets, **hyper) -> (loss, saved)
+    losses           forward(logits, targets, **hyper) -> (loss, saved), loss a Python float or
+                     a 0-d array on the logits' device (a GPU kernel's: no synchronisation)
                      backward(saved, **hyper) -> dlogits
     optimizer ops    update(param, grad, state, **hyper) -> None  (in place; state a dict)
 

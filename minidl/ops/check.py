@@ -125,7 +125,8 @@ def _run_layer(impl, case, x, params, buffers, targets, dy_gen):
     hyper = case.hyper
     if targets is not None:
         loss, saved = impl.forward(x.copy(), targets, **hyper)
-        return [backend.get_array_module(x).asarray(loss)], [impl.backward(saved, **hyper)]
+        # A Python float (the references) or a 0-d array on x's device (a fused kernel's): as a 0-d array.
+        return [backend.get_array_module(x).asarray(loss, dtype=x.dtype)], [impl.backward(saved, **hyper)]
     out = impl.forward(x.copy(), *params, *[b.copy() for b in buffers], **hyper)
     y, saved, extras = out[0], out[1], list(out[2:])
     dy = backend.get_array_module(y).asarray(dy_gen.standard_normal(y.shape).astype(y.dtype))
@@ -205,10 +206,10 @@ def run(names=None, device="cpu"):
 
 
 def render(rows):
-    lines = [f"{'op':<22} {'implementation':<24} {'cases':>5} {'fwd err':>9} {'bwd err':>9}  result"]
+    lines = [f"{'op':<26} {'implementation':<24} {'cases':>5} {'fwd err':>9} {'bwd err':>9}  result"]
     for r in rows:
         fwd = "-" if r.implementation.startswith("reference") else f"{r.forward:.1e}"
-        lines.append(f"{r.op:<22} {r.implementation:<24} {r.cases:>5} {fwd:>9} {r.backward:>9.1e}  "
+        lines.append(f"{r.op:<26} {r.implementation:<24} {r.cases:>5} {fwd:>9} {r.backward:>9.1e}  "
                      + ("pass" if r.passed else "FAIL"))
         lines.extend(f"    {failure}" for failure in r.failures)
     return "\n".join(lines)

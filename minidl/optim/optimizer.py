@@ -76,11 +76,19 @@ class Optimizer:
         ops.implementation(self.op, p.data, **hyper).update(p.data, p.grad, state, **hyper)
 
     def step(self):
-        """Update every trainable parameter in place from its ``.grad``."""
+        """Update every trainable parameter in place from its ``.grad``: a group at once where the
+        implementation has ``update_many`` (one GPU launch for all its tensors), else one by one."""
         for group in self.param_groups:
-            for p in group["params"]:
-                if p.requires_grad:
-                    self._update(p, group, self.state.setdefault(p, {}))
+            params = [p for p in group["params"] if p.requires_grad]
+            states = [self.state.setdefault(p, {}) for p in params]
+            hyper = self.hyper(group)
+            many = params and self.op and getattr(ops.implementation(self.op, params[0].data, **hyper),
+                                                  "update_many", None)
+            if many:
+                many([p.data for p in params], [p.grad for p in params], states, **hyper)
+                continue
+            for p, state in zip(params, states):
+                self._update(p, group, state)
 
     def zero_grad(self):
         for group in self.param_groups:

@@ -15,7 +15,9 @@ from minidl.ops.__main__ import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAYER_OPS = ["conv2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d", "global_max_pool2d",
-             "adaptive_avg_pool2d", "batch_norm", "linear", "relu", "selu", "sigmoid", "dropout", "alpha_dropout"]
+             "adaptive_avg_pool2d", "batch_norm", "linear", "relu", "selu", "sigmoid", "dropout", "alpha_dropout",
+             "batch_norm_relu", "max_pool2d_batch_norm_relu", "conv2d_relu", "conv2d_selu"]
+RANDOM_GEOMETRY = ("conv2d", "conv2d_relu", "conv2d_selu", "max_pool2d", "max_pool2d_batch_norm_relu", "avg_pool2d")
 
 
 @pytest.fixture
@@ -98,10 +100,16 @@ def _random_cases(name, rng, count=6):
         h, w = int(rng.integers(kh, 9)), int(rng.integers(kw, 9))
         hyper = dict(stride=(int(sh), int(sw)), padding=(int(ph), int(pw)))
         label = f"random {k}: x {(n, c, h, w)} kernel {(int(kh), int(kw))} {hyper}"
-        if name == "conv2d":
+        if name in ("conv2d", "conv2d_relu", "conv2d_selu"):
             o = int(rng.integers(1, 5))
             cases.append(Case(label, (n, c, h, w), [(o, c, int(kh), int(kw)), (o,) if k % 2 else None],
                               input_grad=bool(k % 3), **hyper))
+        elif name == "max_pool2d_batch_norm_relu":  # batch norm's parameters and statistics follow the pooling
+            # Training with 2 values per channel normalises them to -1 and 1 whatever they are: dL/dx is
+            # exactly 0, and the implementations' round-off would be compared with each other.
+            pooled = n * ((h + 2 * ph - kh) // sh + 1) * ((w + 2 * pw - kw) // sw + 1)
+            cases.append(Case(label, (n, c, h, w), [(c,), (c,)], buffers=[(c,), (c,)], kernel_size=(int(kh), int(kw)),
+                              ties=k % 3 == 0, training=k % 4 != 1 and pooled > 2, **hyper))
         else:
             extra = dict(ties=k % 2 == 0) if name == "max_pool2d" else dict(count_include_pad=k % 2 == 0)
             cases.append(Case(label, (n, c, h, w), kernel_size=(int(kh), int(kw)), **hyper, **extra))
@@ -116,8 +124,7 @@ def _random_cases(name, rng, count=6):
 def test_every_implementation_matches_its_reference(name, seed):
     """On the device of this pass (the fake device runs the CUDA launchers), random shapes."""
     op = registry.get(name)
-    cases = _random_cases(name, np.random.default_rng(seed)) if name in ("conv2d", "max_pool2d", "avg_pool2d") \
-        else op.cases
+    cases = _random_cases(name, np.random.default_rng(seed)) if name in RANDOM_GEOMETRY else op.cases
     device = "gpu" if backend.test_device() else "cpu"
     rows = check.check_op(op, device, cases=cases)
     assert rows and all(r.cases > 0 for r in rows), [(r.implementation, r.cases) for r in rows]
@@ -125,7 +132,8 @@ def test_every_implementation_matches_its_reference(name, seed):
     assert not failures, failures
 
 
-@pytest.mark.parametrize("name", ["conv2d", "max_pool2d", "batch_norm", "relu"])
+@pytest.mark.parametrize("name", ["conv2d", "max_pool2d", "batch_norm", "relu",
+                                  "batch_norm_relu", "max_pool2d_batch_norm_relu", "conv2d_relu", "conv2d_selu"])
 def test_cuda_launchers_match_the_reference_on_the_fake_device(name, fake_device):
     rows = check.check_op(registry.get(name), "gpu")
     assert [r.implementation for r in rows][1:] and all(r.passed for r in rows), [r.failures for r in rows]

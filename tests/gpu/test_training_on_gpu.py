@@ -6,6 +6,7 @@ import pytest
 
 import minidl as md
 from hpa.models import build_model
+from minidl.layers.fused import fuse
 
 pytestmark = pytest.mark.gpu
 
@@ -40,18 +41,22 @@ def _steps(model, x, y, steps, device, optimizer=None):
     return losses, optimizer
 
 
+@pytest.mark.parametrize("fused", [False, True], ids=["layers", "fused"])
 @pytest.mark.parametrize("name", list(NETWORKS))
-def test_twenty_steps_follow_the_cpu_loss_curve(name):
+def test_twenty_steps_follow_the_cpu_loss_curve(name, fused):
     md.backend.use("cpu")
     md.manual_seed(0)
     host = build_model(name, **NETWORKS[name], dropout=0.0)  # dropout streams differ by device
     device = copy.deepcopy(host).to("gpu")
+    chains = fuse(device) if fused else []  # the fused kernels (minidl.layers.fused) where the order allows
     x, y = _data(NETWORKS[name]["image_size"])
     cpu_losses, _ = _steps(host, x, y, 20, "cpu")
     md.backend.use("gpu")
     gpu_losses, _ = _steps(device, x, y, 20, "gpu")
     np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-3)
     assert cpu_losses[-1] < cpu_losses[0]  # it trained
+    assert len(chains) == (0 if not fused else {"parallel_lenet": 6, "gapnet": 5}[name])
+    assert all(chain.ran_fused for chain in chains)
 
 
 @pytest.mark.parametrize("name", list(RESUME_NETWORKS))
@@ -59,9 +64,11 @@ def test_resume_on_the_gpu_is_exact(name):
     """6 steps straight == 3 steps, a checkpoint of model, optimizer and RNG, then 3 more (with dropout)."""
     x, y = _data(RESUME_NETWORKS[name]["image_size"], seed=1)
 
-    def fresh():
+    def fresh():  # fused, as the trainer runs its model
         md.manual_seed(0)
-        return build_model(name, **RESUME_NETWORKS[name]).to("gpu")
+        model = build_model(name, **RESUME_NETWORKS[name]).to("gpu")
+        fuse(model)
+        return model
 
     straight = fresh()
     _steps(straight, x, y, 6, "gpu")
@@ -72,6 +79,7 @@ def test_resume_on_the_gpu_is_exact(name):
     md.manual_seed(99)  # a resumed process starts from some other state
     resumed = build_model(name, **RESUME_NETWORKS[name]).to("gpu")
     resumed.load_state_dict(saved[0])
+    fuse(resumed)
     optimizer = md.optim.Adam(resumed.parameters(), lr=1e-3)
     optimizer.load_state_dict(saved[1])
     md.rng.set_state(saved[2])

@@ -35,6 +35,11 @@ def test_gpu_run_writes_every_report(fake_device, tiny, tmp_path, capsys):
     table = (tmp_path / "network_bench.txt").read_text()
     assert "parallel_lenet" in table and "gapnet" in table and "samples/s" in table
     assert table.startswith("numpy: BLAS: ")
+    rows = {line.split()[0] + " " + line.split()[4]: line.split()[5] for line in table.splitlines()
+            if line.startswith(("parallel_lenet ", "gapnet "))}
+    # Both precisions of both networks, every fused run of layers on the fused kernels.
+    assert rows == {"parallel_lenet float32": "6/6", "parallel_lenet TF32": "6/6",
+                    "gapnet float32": "5/5", "gapnet TF32": "5/5"}
     assert "all stages passed" in capsys.readouterr().out
 
 
@@ -54,6 +59,7 @@ def test_cpu_baseline_and_no_gpu_error(tiny, tmp_path, capsys):
                                     "--warmup", "1"]) == 0
     assert tiny == []  # no GPU stages on the CPU
     assert "device cpu" in (tmp_path / "network_bench.txt").read_text()
+    assert " 0/6 " in (tmp_path / "network_bench.txt").read_text()  # on the CPU the layers run as they are
     if gpu_check.md.backend.cupy is None:
         assert cli.run(gpu_check.main, ["--out", str(tmp_path)]) == 2
         assert capsys.readouterr().err.startswith("error: --device gpu")

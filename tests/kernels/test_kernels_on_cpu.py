@@ -55,7 +55,9 @@ def test_cli_runs_every_kernel_on_the_cpu(capsys):
     out = capsys.readouterr().out
     for name in ("im2col", "col2im", "maxpool_forward", "maxpool_backward", "adam_update",
                  "bce_with_logits", "batchnorm_apply", "batchnorm_input_grad", "relu_forward", "relu_backward",
-                 "philox_uniform", "plane_partial_sums", "plane_affine", "augment_images"):
+                 "philox_uniform", "plane_partial_sums", "plane_affine", "augment_images",
+                 "batchnorm_relu_apply", "maxpool_batchnorm_input_grad", "bias_relu",
+                 "adam_update_many", "bias_selu", "selu_backward"):
         assert name in out
     assert "FAIL" not in out
 
@@ -65,8 +67,8 @@ def test_cli_lists_every_kernel(capsys):
     from minidl.kernels.__main__ import main
     assert main([]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == len(catalog.all_kernels()) >= 14
-    assert {line.split()[0] for line in lines} >= {"plane_partial_sums", "plane_affine", "augment_images"}
+    assert len(lines) == len(catalog.all_kernels()) >= 20
+    assert {line.split()[0] for line in lines} >= {"plane_partial_sums", "plane_affine", "augment_images", "adam_update_many", "bias_relu"}
 
 
 def test_shim_errors_name_the_missing_compiler_and_the_failing_source(tmp_path, monkeypatch):

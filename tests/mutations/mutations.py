@@ -118,6 +118,27 @@ ENGINE = [
         [("minidl/kernels/maxpool.cu", "if (value > best) best_offset = i * kernel_w + j;",
           "if (value >= best) best_offset = i * kernel_w + j;")],
         ["tests/engine/test_ops_check.py", "tests/kernels/test_kernels_on_cpu.py"]),
+    Mutation(
+        "fused_pool_bn_gather_drops_dbeta", "the fused pooling + batch norm backward gather forgets the -dbeta/M term",
+        [("minidl/kernels/fused.cu", "                    d -= offset_term;\n", "")],
+        ["tests/kernels/test_kernels_on_cpu.py", "-k", "pool+bn+relu"]),
+    Mutation(
+        "fused_relu_zeroes_nan", "the fused kernels' ReLU part turns a NaN into 0",
+        [("minidl/kernels/fused.cu", "return positive || z != z ? z : (real)0;", "return positive ? z : (real)0;")],
+        ["tests/kernels/test_fused_kernels.py"]),
+    Mutation(
+        "bias_selu_fmin_drops_nan", "the fused conv bias + SELU kernel takes min(z, 0) with fmin, which drops a NaN",
+        [("minidl/kernels/fused.cu", "const real negative = z < 0 || z != z ? z : (real)0;",
+          "const real negative = fmin(z, (real)0);")],
+        ["tests/kernels/test_fused_kernels.py", "-k", "selu"]),
+    Mutation(
+        "adam_many_swaps_moments", "Adam's one-launch group update swaps the two moment buffers",
+        [("minidl/kernels/adam.cu", "(real*)exp_avgs[lo], (real*)exp_avg_sqs[lo],", "(real*)exp_avg_sqs[lo], (real*)exp_avgs[lo],")],
+        ["tests/kernels/test_kernels_on_cpu.py", "-k", "adam-many"]),
+    Mutation(
+        "fused_chain_skips_running_stats", "a fused batch norm never moves its running statistics",
+        [("minidl/layers/fused.py", "            owner._update_running(*stats[0])", "            pass")],
+        ["tests/engine/test_fusion.py"]),
 ]
 
 # Gives a layer a backward that runs the real one, then zeroes its parameter
@@ -186,5 +207,10 @@ HPA = [
         [("minidl/atomic.py", "return writer_host == host and not _process_exists(int(pid))", "return True")],
         ["tests/hpa/test_run_folders.py", "-k", "stale"]),
 ]
+
+HPA.append(Mutation(
+    "pending_losses_unwatched", "losses read after a GPU step are never shown to the NaN watch",
+    [("hpa/training/loss_watch.py", "            self.watch.check(value, self.epoch, batch)\n", "")],
+    ["tests/hpa/test_device_step.py"]))
 
 MUTATIONS = ENGINE + HPA
