@@ -65,18 +65,19 @@ def build_openmp():
 
 
 def numba_kernels():
-    from numba import njit, prange
+    """The loops with the options of ``minidl.compiled.jit`` (parallel, cached, IEEE)."""
+    from minidl.compiled import jit
 
-    @njit(parallel=True, cache=True)
+    @jit.kernel
     def forward(x, y, mask):
-        for i in prange(x.size):
+        for i in jit.prange(x.size):
             p = x[i] > 0
             mask[i] = p
             y[i] = x[i] if p else 0
 
-    @njit(parallel=True, cache=True)
+    @jit.kernel
     def backward(dy, mask, dx):
-        for i in prange(dy.size):
+        for i in jit.prange(dy.size):
             dx[i] = dy[i] if mask[i] else 0
     return forward, backward
 
@@ -128,7 +129,7 @@ def main(argv=None):
             t = time.perf_counter()
             step()
             times[name].append((time.perf_counter() - t) * 1e3)
-    import numba
+    from minidl.compiled.jit import numba
     print(f"{blas.header_line()}; numba {numba.__version__} ({numba.threading_layer()} layer, "
           f"{numba.get_num_threads()} threads); load average {os.getloadavg()[0]:.2f}")
     print(f"ReLU forward+backward, float32 {shape}, {args.repeat} alternating repeats")

@@ -1,0 +1,94 @@
+"""Batch norm, one channel per thread, its passes while the channel is in cache (math:
+``minidl/ops/batch_norm.py``; x (N, C, *) viewed as (N, C, L), M = N*L).
+
+The NumPy path (``fast_cpu/batch_norm_inplace``) makes about five whole-array
+passes forward and six backward, on one core, with batch-sized temporaries.
+Here the channels are split over the cores, and each thread runs all of one
+channel's passes before the next channel, so the channel's values (1 MiB in
+the layer benchmark) come from memory once and then from cache:
+
+    forward:  mu = sum(x)/M,  var = sum((x - mu)^2)/M  (``lanes``: float64, fixed order)
+              y = (x - mu) * (gamma r) + beta,          r = 1/sqrt(var + eps)
+    backward: dbeta = sum(g),  dgamma = r * sum(g (x - mu))
+              dx = (g - dbeta/M - (x - mu) r dgamma/M) * (gamma r)
+
+forward keeps x itself (no centred copy, no xhat): backward recomputes x - mu
+on the fly. No temporary array is allocated besides y and dx. In eval mode mu
+and var are the running statistics and dx = g * (gamma r).
+
+Measured gain: see the README's compiled-path table (``python -m minidl.bench
+--only batchnorm``).
+"""
+import sys
+
+import numpy
+
+from minidl import compiled
+from minidl.compiled import jit, lanes
+from minidl.ops import registry
+from minidl.ops.batch_norm import check_batch
+
+
+@jit.kernel
+def _forward(x, training, gamma, beta, eps, mean, var, inv_std, y):
+    """Per channel: (in training) mean[c], var[c] and inv_std[c] from x, then y; x, y (N, C, L)."""
+    m = x.shape[0] * x.shape[2]
+    for c in jit.prange(x.shape[1]):
+        if training:
+            mean[c] = lanes.channel_sum(x, c) / m
+            var[c] = lanes.channel_squares(x, c, mean[c]) / m
+            inv_std[c] = 1 / numpy.sqrt(var[c] + eps)
+        mu, s, b = x.dtype.type(mean[c]), x.dtype.type(gamma[c] * inv_std[c]), x.dtype.type(beta[c])
+        for i in range(x.shape[0]):
+            x_row, y_row = x[i, c], y[i, c]
+            for j in range(x_row.size):
+                y_row[j] = (x_row[j] - mu) * s + b
+
+
+@jit.kernel
+def _backward(g, x, training, gamma, mean, inv_std, dx, dgamma, dbeta):
+    """Per channel: dbeta[c], dgamma[c], then dx; g, x, dx (N, C, L)."""
+    m = x.shape[0] * x.shape[2]
+    for c in jit.prange(x.shape[1]):
+        sum_g, sum_gx = lanes.gradient_sums(g, x, c, mean[c])
+        dbeta[c], dgamma[c] = sum_g, sum_gx * inv_std[c]
+        s, mu = x.dtype.type(gamma[c] * inv_std[c]), x.dtype.type(mean[c])
+        shift = x.dtype.type(sum_g / m if training else 0.0)
+        slope = x.dtype.type(inv_std[c] * dgamma[c] / m if training else 0.0)
+        for i in range(x.shape[0]):
+            g_row, x_row, dx_row = g[i, c], x[i, c], dx[i, c]
+            for j in range(x_row.size):
+                dx_row[j] = (g_row[j] - shift - (x_row[j] - mu) * slope) * s
+
+
+def supports(x, *_, **__):
+    return compiled.host_float(x)
+
+
+def forward(x, weight, bias, running_mean, running_var, *, training=True, eps=1e-5, **_):
+    n, c = x.shape[:2]
+    x3 = numpy.ascontiguousarray(x).reshape(n, c, -1)
+    m = n * x3.shape[2]
+    gamma, beta = weight.astype(numpy.float64), bias.astype(numpy.float64)
+    if training:
+        check_batch(m)
+        mean, var, inv_std = numpy.empty(c), numpy.empty(c), numpy.empty(c)  # float64, whatever x's dtype
+    else:
+        mean, var = running_mean.astype(numpy.float64), running_var.astype(numpy.float64)
+        inv_std = 1 / numpy.sqrt(var + eps)
+    y = numpy.empty_like(x3)
+    _forward(x3, training, gamma, beta, float(eps), mean, var, inv_std, y)
+    stats = (mean.astype(x.dtype), var.astype(x.dtype), m) if training else None
+    return y.reshape(x.shape), (x3, gamma, mean, inv_std, training), stats
+
+
+def backward(dy, saved, **_):
+    x3, gamma, mean, inv_std, training = saved
+    g = numpy.ascontiguousarray(dy).reshape(x3.shape)
+    dx, dgamma, dbeta = numpy.empty_like(x3), numpy.empty(x3.shape[1]), numpy.empty(x3.shape[1])
+    _backward(g, x3, training, gamma, mean, inv_std, dx, dgamma, dbeta)
+    return dx.reshape(dy.shape), dgamma.astype(dy.dtype), dbeta.astype(dy.dtype)
+
+
+if jit.AVAILABLE:
+    registry.register("batch_norm", device="cpu", name="numba_channels", impl=sys.modules[__name__], priority=2)
