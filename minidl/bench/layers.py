@@ -64,6 +64,8 @@ CASES = {
     "maxpool2x2 16x32x128x128": dict(kind="maxpool", flops=2 * 16 * 32 * 128 * 128, shape=(16, 32, 128, 128)),
     "batchnorm 16x32x128x128": dict(kind="batchnorm", flops=12 * 16 * 32 * 128 * 128, shape=(16, 32, 128, 128)),
     "relu 16x32x128x128": dict(kind="relu", flops=2 * 16 * 32 * 128 * 128, shape=(16, 32, 128, 128)),
+    # the parallel LeNet's three Linear 32768->128 weights; one Adam step (no forward/backward)
+    "adam step 12.6M params": dict(kind="adam", flops=12 * 3 * 32768 * 128, shape=(3 * 32768 * 128,)),
     "linear 32768->128 b32": dict(kind="linear", flops=3 * 2 * 32 * 32768 * 128, shape=(32, 32768)),
 }
 
@@ -79,6 +81,8 @@ MINIDL = {
 
 def minidl_step(case, dtype, device="cpu"):
     """A function running forward + backward once, or None if the layer is not available."""
+    if case["kind"] == "adam":
+        return minidl_adam_step(case, dtype, device)
     module_name, class_name, build = MINIDL[case["kind"]]
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
@@ -95,9 +99,23 @@ def minidl_step(case, dtype, device="cpu"):
     return step
 
 
+def minidl_adam_step(case, dtype, device):
+    from minidl.module import Parameter
+    from minidl.optim import Adam
+    param = Parameter(backend.to_device(rng.host().standard_normal(case["shape"]).astype(dtype), device))
+    param.grad = backend.to_device(rng.host().standard_normal(case["shape"]).astype(dtype), device)
+    optimizer = Adam([param], lr=1e-4)
+    return lambda: (optimizer.step(), backend.synchronize(device))
+
+
 def torch_step(case, dtype, torch, device="cpu"):
     dtype = getattr(torch, numpy.dtype(dtype).name)
     where = "cuda" if device == "gpu" else "cpu"
+    if case["kind"] == "adam":  # torch.optim.Adam with its defaults
+        param = torch.nn.Parameter(torch.randn(case["shape"], dtype=dtype, device=where))
+        param.grad = torch.randn_like(param)
+        optimizer = torch.optim.Adam([param], lr=1e-4)
+        return lambda: (optimizer.step(), torch.cuda.synchronize() if where == "cuda" else None)
     x = torch.randn(case["shape"], dtype=dtype, device=where, requires_grad=True)
     kind = case["kind"]
     if kind == "conv":
