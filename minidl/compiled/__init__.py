@@ -36,7 +36,7 @@ later processes load it in well under a second.
 Reproducible: every kernel gives bit-identical results on every run and for
 any thread count. Element-wise kernels have no order to fix; the per-channel
 reductions of batch norm run over one channel in one thread, in a fixed order
-(``lanes``), whatever the number of threads.
+(see ``batch_norm_channels``), whatever the number of threads.
 """
 import contextlib
 import os

@@ -7,7 +7,7 @@ Here the channels are split over the cores, and each thread runs all of one
 channel's passes before the next channel, so the channel's values (1 MiB in
 the layer benchmark) come from memory once and then from cache:
 
-    forward:  mu = sum(x)/M,  var = sum((x - mu)^2)/M  (``lanes``: float64, fixed order)
+    forward:  mu = sum(x)/M,  var = sum((x - mu)^2)/M  (float64, fixed order: below)
               y = (x - mu) * (gamma r) + beta,          r = 1/sqrt(var + eps)
     backward: dbeta = sum(g),  dgamma = r * sum(g (x - mu))
               dx = (g - dbeta/M - (x - mu) r dgamma/M) * (gamma r)
@@ -24,9 +24,76 @@ import sys
 import numpy
 
 from minidl import compiled
-from minidl.compiled import jit, lanes
+from minidl.compiled import jit
 from minidl.ops import registry
 from minidl.ops.batch_norm import check_batch
+
+# Per-channel sums in a fixed order.
+#
+# A sum over a channel's M = N*L values, x viewed as (N, C, L), is taken in two
+# steps, both in float64 and in an order fixed by the shape alone:
+#
+#     acc[j] = sum over n of x[n, c, j]         (n = 0, 1, ...: a vector add per row)
+#     total  = the L values of acc in 4 interleaved partial sums, added at the end
+#
+# The first step adds whole rows element by element (independent lanes, so the
+# compiler vectorizes it without reassociating anything); the second breaks the
+# chain of dependent additions in four. Each channel is summed by one thread,
+# so the result does not depend on the thread count or on where the array lies
+# in memory: it is bit-identical on every run. acc takes L float64 per thread.
+# (The helpers live in this file: numba's cache of a kernel is invalidated by changes to
+# its own file only, so a helper in another file could leave a stale kernel behind.)
+
+
+@jit.serial
+def total(acc):
+    """The sum of a float64 vector, in 4 interleaved partial sums added in a fixed order."""
+    s0 = s1 = s2 = s3 = 0.0
+    full = acc.size - acc.size % 4
+    for j in range(0, full, 4):
+        s0 += acc[j]
+        s1 += acc[j + 1]
+        s2 += acc[j + 2]
+        s3 += acc[j + 3]
+    for j in range(full, acc.size):
+        s0 += acc[j]
+    return (s0 + s1) + (s2 + s3)
+
+
+@jit.serial
+def channel_sum(x, channel):
+    """sum of x[:, channel, :] (x (N, C, L))."""
+    acc = numpy.zeros(x.shape[2])
+    for i in range(x.shape[0]):
+        row = x[i, channel]
+        for j in range(row.size):
+            acc[j] += row[j]
+    return total(acc)
+
+
+@jit.serial
+def channel_squares(x, channel, centre):
+    """sum of (x[:, channel, :] - centre)^2."""
+    acc = numpy.zeros(x.shape[2])
+    for i in range(x.shape[0]):
+        row = x[i, channel]
+        for j in range(row.size):
+            d = row[j] - centre
+            acc[j] += d * d
+    return total(acc)
+
+
+@jit.serial
+def gradient_sums(g, x, channel, centre):
+    """(sum of g, sum of g * (x - centre)) over channel ``channel`` of g and x (N, C, L)."""
+    acc_g, acc_gx = numpy.zeros(x.shape[2]), numpy.zeros(x.shape[2])
+    for i in range(x.shape[0]):
+        g_row, x_row = g[i, channel], x[i, channel]
+        for j in range(x_row.size):
+            gj = numpy.float64(g_row[j])
+            acc_g[j] += gj
+            acc_gx[j] += gj * (x_row[j] - centre)
+    return total(acc_g), total(acc_gx)
 
 
 @jit.kernel
@@ -35,8 +102,8 @@ def _forward(x, training, gamma, beta, eps, mean, var, inv_std, y):
     m = x.shape[0] * x.shape[2]
     for c in jit.prange(x.shape[1]):
         if training:
-            mean[c] = lanes.channel_sum(x, c) / m
-            var[c] = lanes.channel_squares(x, c, mean[c]) / m
+            mean[c] = channel_sum(x, c) / m
+            var[c] = channel_squares(x, c, mean[c]) / m
             inv_std[c] = 1 / numpy.sqrt(var[c] + eps)
         mu, s, b = x.dtype.type(mean[c]), x.dtype.type(gamma[c] * inv_std[c]), x.dtype.type(beta[c])
         for i in range(x.shape[0]):
@@ -50,7 +117,7 @@ def _backward(g, x, training, gamma, mean, inv_std, dx, dgamma, dbeta):
     """Per channel: dbeta[c], dgamma[c], then dx; g, x, dx (N, C, L)."""
     m = x.shape[0] * x.shape[2]
     for c in jit.prange(x.shape[1]):
-        sum_g, sum_gx = lanes.gradient_sums(g, x, c, mean[c])
+        sum_g, sum_gx = gradient_sums(g, x, c, mean[c])
         dbeta[c], dgamma[c] = sum_g, sum_gx * inv_std[c]
         s, mu = x.dtype.type(gamma[c] * inv_std[c]), x.dtype.type(mean[c])
         shift = x.dtype.type(sum_g / m if training else 0.0)

@@ -11,6 +11,11 @@ Both use ``cache=True`` (compiled code kept on disk, keyed by source and types),
 ``nogil=True`` (other Python threads run meanwhile) and IEEE arithmetic (no
 fastmath: no reassociation, so a result does not depend on vectorization), and
 ``error_model="numpy"`` (a division by zero gives inf like NumPy, not an exception).
+
+numba's cache of a kernel is checked against its own source file only (its
+time stamp and size), not against the files of the functions it calls: a
+kernel therefore calls only helpers of its own file, or a changed helper
+would leave stale compiled code behind.
 """
 try:
     import numba

@@ -4,6 +4,7 @@
 fast path serves; without numba nothing of ``minidl.compiled`` registers, and
 importing it is silent.
 """
+import os
 import pathlib
 import subprocess
 import sys
@@ -19,6 +20,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 @pytest.mark.skipif(not compiled.AVAILABLE, reason="numba not installed (the fast extra)")
 def test_minidl_compiled_0_hands_every_op_to_the_numpy_path(monkeypatch):
+    monkeypatch.delenv("MINIDL_IMPL", raising=False)
+    monkeypatch.delenv("MINIDL_COMPILED", raising=False)
     x = np.ones((2, 3, 4, 4), np.float32)
     assert registry.choose("batch_norm", "cpu", x).name == "numba_channels"
     monkeypatch.setenv("MINIDL_COMPILED", "0")
@@ -52,7 +55,8 @@ print(compiled.AVAILABLE, compiled.enabled(), any(n.startswith("numba") for n in
 
 
 def test_without_numba_nothing_registers_and_the_numpy_path_serves():
-    done = subprocess.run([sys.executable, "-c", NO_NUMBA], capture_output=True, text=True, cwd=ROOT)
+    env = {k: v for k, v in os.environ.items() if k not in ("MINIDL_IMPL", "MINIDL_COMPILED")}
+    done = subprocess.run([sys.executable, "-c", NO_NUMBA], capture_output=True, text=True, cwd=ROOT, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # silent
     assert done.stdout.split() == ["False", "False", "False", "True", "inplace_centred"]
