@@ -50,9 +50,14 @@ def test_relu_matches_the_reference_exactly(shape, dtype):
     np.testing.assert_array_equal(relu_onepass.backward(dy, saved)[0], _reference("relu").backward(dy, saved_ref)[0])
 
 
-def test_relu_takes_a_non_contiguous_input():
-    x = _normal((4, 6), np.float64, 2)[:, ::2]
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_takes_non_contiguous_arrays(dtype):
+    x = _normal((4, 6), dtype, 2)[:, ::2]
     np.testing.assert_array_equal(relu_onepass.forward(x)[0], np.maximum(x, 0))
+    x, padded = _normal((2, 3, 5, 4), dtype, 3), _normal((2, 3, 9, 8), dtype, 4)
+    dy = padded[:, :, 2:7, 1:5]  # a view into a padded gradient, as conv2d's backward returns
+    y, positive = relu_onepass.forward(x)
+    np.testing.assert_array_equal(relu_onepass.backward(dy, positive)[0], dy * (x > 0))
 
 
 BN_CASES = [
