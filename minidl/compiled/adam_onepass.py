@@ -11,7 +11,9 @@ with Python floats; no fused multiply-add), so the result is bit-identical to
 the reference's and to the blocked update's (tests check it exactly), and so
 independent of the thread count.
 
-Measured gain: see the README's compiled-path table (``python -m minidl.bench --only adam``).
+Measured gain (``python -m minidl.bench --only adam``: one step of 12.6M float32
+parameters, 2 loaded cores, two runs): 17.3 / 17.4 ms against the blocked NumPy
+update's 67.8 / 64.6 ms and PyTorch's 68.9 / 76.1 ms.
 """
 import sys
 

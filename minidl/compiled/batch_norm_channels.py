@@ -16,8 +16,9 @@ forward keeps x itself (no centred copy, no xhat): backward recomputes x - mu
 on the fly. No temporary array is allocated besides y and dx. In eval mode mu
 and var are the running statistics and dx = g * (gamma r).
 
-Measured gain: see the README's compiled-path table (``python -m minidl.bench
---only batchnorm``).
+Measured gain (``python -m minidl.bench --only batchnorm``, 16x32x128x128 float32,
+forward+backward, 2 loaded cores, two runs): 30.9 / 27.3 ms against the NumPy
+path's 92.5 / 85.3 ms and PyTorch's 58.3 / 53.6 ms.
 """
 import sys
 

@@ -14,7 +14,12 @@ Backward writes every input of the window once: dy to the winner, 0 to the
 other three, so dx needs no zeroing pass (only a cropped last row or column,
 under no window, is zeroed). The image planes are split over the cores.
 
-Measured gain: see the README's compiled-path table (``python -m minidl.bench --only maxpool``).
+Measured gain (``python -m minidl.bench --only maxpool``, 16x32x128x128 float32,
+forward+backward, 2 loaded cores, two runs): 31.7 / 27.9 ms against the NumPy
+path's 95.2 / 67.6 ms (PyTorch 112.8 / 94.0). All of it is in forward: on the
+parallel LeNet's 32x16x128x128, forward 4.1 against 14.5 ms, but backward 15.2
+against NumPy's 9.4 ms (its four vectorized passes beat this loop's strided
+stores; still open).
 """
 import sys
 

@@ -12,7 +12,9 @@ mask once and writes dx; both loops are split over the cores.
 A dy that is a strided view goes to NumPy's one pass (``backward``).
 
 Measured gain (``python -m minidl.bench.compiled_choice``: forward+backward,
-float32 16x32x128x128, 2 loaded cores): 7.9-8.4 ms against NumPy's 19.6-19.7 ms.
+float32 16x32x128x128, 2 loaded cores): 7.9-8.4 ms against NumPy's 19.6-19.7 ms;
+as a layer (``python -m minidl.bench --only relu``, two runs) 13.4 / 15.7 ms against
+the reference's 27.6 / 25.2 ms and PyTorch's 25.6 / 16.9 ms.
 """
 import sys
 
