@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("numba")
 
 from minidl import compiled, ops  # noqa: E402
-from minidl.compiled import adam_onepass, batch_norm_channels, jit, pool2x2_winner, relu_onepass  # noqa: E402
+from minidl.compiled import adam_onepass, batch_norm_channels, jit, pool2x2_onepass, relu_onepass  # noqa: E402
 from minidl.ops import registry  # noqa: E402
 
 DTYPES = [np.float32, np.float64]
@@ -107,20 +107,20 @@ def test_max_pool_2x2_matches_the_reference_exactly(shape, ties, dtype):
     # ties: values from {0, 1, 2}, so most windows hold their maximum more than once
     x = (gen.integers(0, 3, shape) if ties else gen.standard_normal(shape)).astype(dtype)
     hyper = dict(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0))
-    assert pool2x2_winner.supports(x, **hyper)
+    assert pool2x2_onepass.supports(x, **hyper)
     reference = _reference("max_pool2d")
-    y, saved = pool2x2_winner.forward(x, **hyper)
+    y, saved = pool2x2_onepass.forward(x, **hyper)
     y_ref, saved_ref = reference.forward(x, **hyper)
     np.testing.assert_array_equal(y, y_ref)
     dy = _normal(y.shape, dtype, 5)
-    np.testing.assert_array_equal(pool2x2_winner.backward(dy, saved, **hyper)[0],
+    np.testing.assert_array_equal(pool2x2_onepass.backward(dy, saved, **hyper)[0],
                                   reference.backward(dy, saved_ref, **hyper)[0])
 
 
 def test_max_pool_declines_other_windows():
     x = np.zeros((1, 1, 6, 6), np.float32)
-    assert not pool2x2_winner.supports(x, kernel_size=(3, 3), stride=(2, 2), padding=(0, 0))
-    assert not pool2x2_winner.supports(x, kernel_size=(2, 2), stride=(2, 2), padding=(1, 1))
+    assert not pool2x2_onepass.supports(x, kernel_size=(3, 3), stride=(2, 2), padding=(0, 0))
+    assert not pool2x2_onepass.supports(x, kernel_size=(2, 2), stride=(2, 2), padding=(1, 1))
 
 
 ADAM_CASES = [dict(lr=1e-2), dict(lr=1e-2, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
@@ -153,8 +153,8 @@ def _every_result(dtype):
     y, saved = relu_onepass.forward(x)
     results += [y, relu_onepass.backward(dy, saved)[0]]
     hyper = dict(kernel_size=(2, 2), stride=(2, 2), padding=(0, 0))
-    y, saved = pool2x2_winner.forward(x, **hyper)
-    results += [y, pool2x2_winner.backward(dy[:, :, :16, :15], saved, **hyper)[0]]
+    y, saved = pool2x2_onepass.forward(x, **hyper)
+    results += [y, pool2x2_onepass.backward(dy[:, :, :16, :15], saved, **hyper)[0]]
     param, state = x.copy(), {}
     for _ in range(2):
         adam_onepass.update(param, dy, state, lr=1e-3, weight_decay=1e-2, decoupled=True)
