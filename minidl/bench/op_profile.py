@@ -79,7 +79,7 @@ def main(argv=None):
     ops.implementation = lambda op, x, **kw: Timed(op, lookup(op, x, **kw))
     paths = {"compiled": compiled.AVAILABLE and compiled.enabled(), "numpy": True}
     per_call = {p: collections.defaultdict(list) for p in paths if paths[p]}
-    totals = {p: [] for p in per_call}
+    totals, outside = {p: [] for p in per_call}, {p: [] for p in per_call}
     for _ in range(1 + args.repeat):  # the first round warms up (numba compiles or loads)
         for path in per_call:
             _spent.clear()
@@ -90,6 +90,7 @@ def main(argv=None):
             else:
                 step()
             totals[path].append((time.perf_counter() - start) * 1e3)
+            outside[path].append(totals[path][-1] - 1e3 * sum(_spent.values()))
             for key, seconds in _spent.items():
                 per_call[path][key].append(seconds * 1e3)
     print(f"{blas.header_line()}; median of {args.repeat} steps per path after one warm-up, alternating")
@@ -106,8 +107,7 @@ def main(argv=None):
             cells.append(f"{impl:<22} {ms:>7.1f}")
         print(f"{key[0]:<16} {key[1]:<9} " + " ".join(cells))
     for label, pick in (("step", lambda p: statistics.median(totals[p][1:])),
-                        ("outside ops", lambda p: statistics.median(totals[p][1:]) - sum(
-                            statistics.median(v[1:]) for v in per_call[p].values()))):
+                        ("outside ops", lambda p: statistics.median(outside[p][1:]))):
         print(f"{label:<26} " + " ".join(f"{'':<22} {pick(p):>7.1f}" for p in per_call))
     return 0
 
