@@ -12,8 +12,8 @@ the reference's and to the blocked update's (tests check it exactly), and so
 independent of the thread count.
 
 Measured gain (``python -m minidl.bench --only adam``: one step of 12.6M float32
-parameters, 2 loaded cores, two runs): 17.3 / 17.4 ms against the blocked NumPy
-update's 67.8 / 64.6 ms and PyTorch's 68.9 / 76.1 ms.
+parameters, 2 shared cores, load average 2-7 / 0.7): 17.3 / 5.3 ms against the
+blocked NumPy update's 67.8 / 32.0 ms and PyTorch's 68.9 / 22.4 ms.
 """
 import sys
 

@@ -17,8 +17,8 @@ on the fly. No temporary array is allocated besides y and dx. In eval mode mu
 and var are the running statistics and dx = g * (gamma r).
 
 Measured gain (``python -m minidl.bench --only batchnorm``, 16x32x128x128 float32,
-forward+backward, 2 loaded cores, two runs): 30.9 / 27.3 ms against the NumPy
-path's 92.5 / 85.3 ms and PyTorch's 58.3 / 53.6 ms.
+forward+backward, 2 shared cores, load average 2-7 / 0.6-2.5): 30.9 / 8.9 ms
+against the NumPy path's 92.5 / 33.1 ms and PyTorch's 58.3 / 14.7 ms.
 """
 import sys
 

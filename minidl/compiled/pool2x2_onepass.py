@@ -17,8 +17,8 @@ wrote dy to each window's winner and zeros elsewhere ran slower (15.2 against
 9.4 ms on 32x16x128x128: its interleaved stores did not vectorize).
 
 Measured gain (``python -m minidl.bench --only maxpool``, 16x32x128x128 float32,
-forward+backward, 2 loaded cores): 16.8 ms against the NumPy path's 24.0 ms
-(PyTorch 61.6). Forward alone on 32x16x128x128: 6.1 against 14.9 ms. (The
+forward+backward, 2 shared cores, two runs): 16.8 / 12.6 ms against the NumPy
+path's 24.0 / 23.6 ms (PyTorch 61.6 / 31.7). Forward alone on 32x16x128x128: 6.1 against 14.9 ms. (The
 compiled backward of before read 31.7 / 27.9 against 95.2 / 67.6 ms in two
 runs under heavier load.)
 """

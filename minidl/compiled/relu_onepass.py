@@ -13,8 +13,8 @@ A dy that is a strided view goes to NumPy's one pass (``backward``).
 
 Measured gain (``python -m minidl.bench.compiled_choice``: forward+backward,
 float32 16x32x128x128, 2 loaded cores): 7.9-8.4 ms against NumPy's 19.6-19.7 ms;
-as a layer (``python -m minidl.bench --only relu``, two runs) 13.4 / 15.7 ms against
-the reference's 27.6 / 25.2 ms and PyTorch's 25.6 / 16.9 ms.
+as a layer (``python -m minidl.bench --only relu``, load average 2-7 / 0.6-2.5)
+13.4 / 4.7 ms against the reference's 27.6 / 14.1 ms and PyTorch's 25.6 / 5.2 ms.
 """
 import sys
 
