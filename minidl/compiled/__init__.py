@@ -2,8 +2,9 @@
 
 Optional: ``pip install -e ".[fast]"`` installs numba. Without it nothing here
 registers and the NumPy fast path serves, as before; the reference is always
-there. ``MINIDL_COMPILED=0`` (read at every lookup) turns these kernels off
-while numba stays installed: each one's ``supports`` declines, so the next
+there. ``MINIDL_COMPILED=0`` turns these kernels off while numba stays
+installed: set when the op table loads, they are not registered; set later,
+each one's ``supports`` declines (it is read at every lookup), so the next
 implementation in the table (``minidl/fast_cpu``) serves. ``MINIDL_IMPL=reference``
 turns off every fast path, these included.
 
@@ -43,16 +44,30 @@ import os
 import threading
 
 from minidl.compiled.jit import AVAILABLE  # noqa: F401  (whether numba imported)
+from minidl.ops import registry
 
 _local = threading.local()  # off() nesting depth, per thread
 
 
-def enabled():
-    """True when numba is installed, ``MINIDL_COMPILED`` is unset or "1", and no ``off()`` block is open."""
+def allowed_by_environment():
+    """False under ``MINIDL_COMPILED=0``; ValueError for a value other than 0 or 1."""
     choice = os.environ.get("MINIDL_COMPILED", "")
     if choice not in ("", "0", "1"):
         raise ValueError(f"MINIDL_COMPILED={choice!r}: use 0 (compiled kernels off) or 1, or leave it unset")
-    return AVAILABLE and choice != "0" and getattr(_local, "depth", 0) == 0
+    return choice != "0"
+
+
+def enabled():
+    """True when numba is installed, ``MINIDL_COMPILED`` is unset or "1", and no ``off()`` block is open."""
+    return AVAILABLE and allowed_by_environment() and getattr(_local, "depth", 0) == 0
+
+
+def register(op, name, module):
+    """Register ``module`` as implementation ``name`` of ``op`` on the CPU, above the NumPy
+    fast path, when numba is installed and ``MINIDL_COMPILED=0`` is not set as the table loads
+    (then ``python -m minidl.ops`` and its check show the table users without the extra get)."""
+    if AVAILABLE and allowed_by_environment():
+        registry.register(op, device="cpu", name=name, impl=module, priority=2)
 
 
 @contextlib.contextmanager

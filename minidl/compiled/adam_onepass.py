@@ -21,7 +21,6 @@ import numpy
 
 from minidl import compiled
 from minidl.compiled import jit
-from minidl.ops import registry
 from minidl.ops.adam import start_step, step_scalars
 
 
@@ -53,5 +52,4 @@ def update(param, grad, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_dec
             *(real(s) for s in (decay, l2, b1, 1 - b1, b2, 1 - b2, rate, correction2, eps)))
 
 
-if jit.AVAILABLE:
-    registry.register("adam", device="cpu", name="numba_onepass", impl=sys.modules[__name__], priority=2)
+compiled.register("adam", "numba_onepass", sys.modules[__name__])

@@ -26,7 +26,6 @@ import numpy
 
 from minidl import compiled
 from minidl.compiled import jit
-from minidl.ops import registry
 from minidl.ops.batch_norm import check_batch
 
 # Per-channel sums in a fixed order.
@@ -158,5 +157,4 @@ def backward(dy, saved, **_):
     return dx.reshape(dy.shape), dgamma.astype(dy.dtype), dbeta.astype(dy.dtype)
 
 
-if jit.AVAILABLE:
-    registry.register("batch_norm", device="cpu", name="numba_channels", impl=sys.modules[__name__], priority=2)
+compiled.register("batch_norm", "numba_channels", sys.modules[__name__])

@@ -29,7 +29,6 @@ import numpy
 from minidl import compiled
 from minidl.compiled import jit
 from minidl.fast_cpu import pool2x2
-from minidl.ops import registry
 
 
 @jit.kernel
@@ -69,5 +68,4 @@ def forward(x, **_):
 backward = pool2x2.backward
 
 
-if jit.AVAILABLE:
-    registry.register("max_pool2d", device="cpu", name="numba_2x2", impl=sys.modules[__name__], priority=2)
+compiled.register("max_pool2d", "numba_2x2", sys.modules[__name__])

@@ -22,7 +22,6 @@ import numpy
 
 from minidl import compiled
 from minidl.compiled import jit
-from minidl.ops import registry
 
 
 @jit.kernel
@@ -62,5 +61,4 @@ def backward(dy, positive, **_):
     return (dx,)
 
 
-if jit.AVAILABLE:
-    registry.register("relu", device="cpu", name="numba_onepass", impl=sys.modules[__name__], priority=2)
+compiled.register("relu", "numba_onepass", sys.modules[__name__])

@@ -18,7 +18,8 @@ from minidl.ops import registry
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.skipif(not compiled.AVAILABLE, reason="numba not installed (the fast extra)")
+@pytest.mark.skipif("numba_onepass" not in [i.name for i in registry.get("relu").implementations],
+                    reason="numba not installed, or MINIDL_COMPILED=0 as the op table loaded")
 def test_minidl_compiled_0_hands_every_op_to_the_numpy_path(monkeypatch):
     monkeypatch.delenv("MINIDL_IMPL", raising=False)
     monkeypatch.delenv("MINIDL_COMPILED", raising=False)
@@ -38,6 +39,20 @@ def test_a_bad_minidl_compiled_value_is_refused(monkeypatch):
     monkeypatch.setenv("MINIDL_COMPILED", "yes")
     with pytest.raises(ValueError, match="MINIDL_COMPILED='yes'"):
         compiled.enabled()
+
+
+SWITCHED_OFF = """
+from minidl.ops import registry
+print(" ".join(i.name for i in registry.get("batch_norm").candidates("cpu")))
+"""
+
+
+def test_minidl_compiled_0_as_the_table_loads_leaves_the_kernels_out():
+    env = {k: v for k, v in os.environ.items() if k != "MINIDL_IMPL"}
+    env["MINIDL_COMPILED"] = "0"
+    done = subprocess.run([sys.executable, "-c", SWITCHED_OFF], capture_output=True, text=True, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["inplace_centred"]
 
 
 NO_NUMBA = """
