@@ -27,6 +27,10 @@ Networks (``--only`` picks by substring):
   layers at their defaults (each branch ends in its own Linear + ReLU inside
   a ``Concat``), batch 32 of 4x128x128;
 * ``GapNet (hpa)``: ``hpa.models.GapNet(image_size=256)``, batch 8 of 4x256x256.
+
+With the compiled kernels installed (``minidl.compiled``, the ``fast`` extra),
+a second minidl worker runs with ``MINIDL_COMPILED=0``: "minidl numpy", the
+path users without the extra get. ``--no-compiled`` runs only that one.
 """
 import argparse
 import importlib.util
@@ -41,7 +45,7 @@ import numpy
 
 from hpa.bench.step import training_step
 from hpa.models import GapNet, ParallelLeNet
-from minidl import host_memory, rng
+from minidl import compiled, host_memory, rng
 from minidl import layers as nn
 from minidl.bench import blas
 
@@ -148,7 +152,9 @@ def _torch_step(name, state, x, y, channels_last, threads):
 
 def _worker(conn, framework, name, state, x, y, threads, warmup):
     """Build one engine's step, warm up, then answer "step" (ms of one step), "peak" (sgemm GFLOP/s), "stop" (RSS)."""
-    if framework == "minidl":
+    if framework.startswith("minidl"):
+        if framework == "minidl numpy":
+            os.environ["MINIDL_COMPILED"] = "0"  # this worker's own environment (spawned)
         host_memory.keep_freed_memory()  # the fast CPU path, as hpa's training commands run it
         base = _rss_mib()
         step = _minidl_step(name, state, x, y)
@@ -204,7 +210,7 @@ def measure(name, frameworks, repeat, warmup, threads):
 
 
 def format_rows(name, results, flops, peak):
-    best_torch = min((ms for f, (ms, _, _) in results.items() if f != "minidl"), default=None)
+    best_torch = min((ms for f, (ms, _, _) in results.items() if not f.startswith("minidl")), default=None)
     lines = []
     for framework, (ms, rss, base) in results.items():
         gflops = flops / ms / 1e6
@@ -220,6 +226,10 @@ def run(args):
     frameworks = FRAMEWORKS
     if args.no_torch or importlib.util.find_spec("torch") is None:
         frameworks = FRAMEWORKS[:1]
+    if args.no_compiled:
+        os.environ["MINIDL_COMPILED"] = "0"  # inherited by the workers
+    elif compiled.enabled():
+        frameworks = ("minidl", "minidl numpy") + frameworks[1:]
     threads = args.threads or os.cpu_count() or 1
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)  # the workers' BLAS and OpenMP pools
@@ -227,6 +237,9 @@ def run(args):
           f"median of {args.repeat} steps after {args.warmup} warm-up; load average "
           f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"numpy {numpy.__version__}, {blas.header_line(workers=True)}")
+    state = "on" if compiled.enabled() else "off" if compiled.AVAILABLE else "not installed"
+    print(f"minidl's compiled kernels (minidl.compiled, numba): {state}"
+          + ("; 'minidl numpy' runs without them" if "minidl numpy" in frameworks else ""))
     head = (f"{'network':<22} {'engine':<20} {'ms/step':>8} {'GFLOP/s':>8} {'%peak':>7} "
             f"{'RSS MiB':>9} {'>imports':>9} {'vs torch best':>10}")
     print(head)
@@ -251,6 +264,8 @@ def main(argv=None):
     parser.add_argument("--only", default="", help="run only the networks whose name contains this text")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     parser.add_argument("--threads", type=int, default=None, help="threads per worker (default: the CPU count)")
+    parser.add_argument("--no-compiled", action="store_true",
+                        help="minidl without its compiled kernels (MINIDL_COMPILED=0): the NumPy path only")
     args = parser.parse_args(argv)
     if not any(args.only in n for n in NETWORKS):
         parser.error(f"--only {args.only!r} matches no network: {', '.join(NETWORKS)}")

@@ -4,7 +4,10 @@ Whole training steps of hpa's networks are timed by ``python -m hpa.bench.steps`
 
 Times one forward plus one backward pass of the layers a small HPA network is
 made of, and, when PyTorch is importable, of the same operations in PyTorch on
-the same number of threads. Runs alternate between the two engines, so load
+the same number of threads. When the compiled kernels (``minidl.compiled``, the
+``fast`` extra) are installed, minidl also runs with them off, so the table
+shows both of its paths (``numpy ms``); ``--no-compiled`` runs only the NumPy
+path. Runs alternate between the engines, so load
 from other processes on a shared machine hits both alike, and the median of
 the repeats is printed. Load still favours the engine making fewer threaded
 calls: each one waits until its worker threads get a core. ``--threads 1``
@@ -29,7 +32,7 @@ import time
 
 import numpy
 
-from minidl import backend, host_memory, rng
+from minidl import backend, compiled, host_memory, rng
 from minidl.bench import blas
 from minidl.fast_cpu import windows
 
@@ -60,6 +63,9 @@ CASES = {
     "conv5x5 16->32 64x64 b32": conv_case(32, 16, 32, 64, 5, 2),
     "maxpool2x2 16x32x128x128": dict(kind="maxpool", flops=2 * 16 * 32 * 128 * 128, shape=(16, 32, 128, 128)),
     "batchnorm 16x32x128x128": dict(kind="batchnorm", flops=12 * 16 * 32 * 128 * 128, shape=(16, 32, 128, 128)),
+    "relu 16x32x128x128": dict(kind="relu", flops=2 * 16 * 32 * 128 * 128, shape=(16, 32, 128, 128)),
+    # the parallel LeNet's three Linear 32768->128 weights; one Adam step (no forward/backward)
+    "adam step 12.6M params": dict(kind="adam", flops=12 * 3 * 32768 * 128, shape=(3 * 32768 * 128,)),
     "linear 32768->128 b32": dict(kind="linear", flops=3 * 2 * 32 * 32768 * 128, shape=(32, 32768)),
 }
 
@@ -68,12 +74,15 @@ MINIDL = {
     "conv": ("minidl.layers.conv", "Conv2d", lambda cls, case: cls(**case["args"])),
     "maxpool": ("minidl.layers.pooling", "MaxPool2d", lambda cls, case: cls(2)),
     "batchnorm": ("minidl.layers.batchnorm", "BatchNorm2d", lambda cls, case: cls(case["shape"][1])),
+    "relu": ("minidl.layers.activations", "ReLU", lambda cls, case: cls()),
     "linear": ("minidl.layers.linear", "Linear", lambda cls, case: cls(case["shape"][1], 128)),
 }
 
 
 def minidl_step(case, dtype, device="cpu"):
     """A function running forward + backward once, or None if the layer is not available."""
+    if case["kind"] == "adam":
+        return minidl_adam_step(case, dtype, device)
     module_name, class_name, build = MINIDL[case["kind"]]
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
@@ -90,9 +99,23 @@ def minidl_step(case, dtype, device="cpu"):
     return step
 
 
+def minidl_adam_step(case, dtype, device):
+    from minidl.module import Parameter
+    from minidl.optim import Adam
+    param = Parameter(backend.to_device(rng.host().standard_normal(case["shape"]).astype(dtype), device))
+    param.grad = backend.to_device(rng.host().standard_normal(case["shape"]).astype(dtype), device)
+    optimizer = Adam([param], lr=1e-4)
+    return lambda: (optimizer.step(), backend.synchronize(device))
+
+
 def torch_step(case, dtype, torch, device="cpu"):
     dtype = getattr(torch, numpy.dtype(dtype).name)
     where = "cuda" if device == "gpu" else "cpu"
+    if case["kind"] == "adam":  # torch.optim.Adam with its defaults
+        param = torch.nn.Parameter(torch.randn(case["shape"], dtype=dtype, device=where))
+        param.grad = torch.randn_like(param)
+        optimizer = torch.optim.Adam([param], lr=1e-4)
+        return lambda: (optimizer.step(), torch.cuda.synchronize() if where == "cuda" else None)
     x = torch.randn(case["shape"], dtype=dtype, device=where, requires_grad=True)
     kind = case["kind"]
     if kind == "conv":
@@ -102,6 +125,8 @@ def torch_step(case, dtype, torch, device="cpu"):
         layer = torch.nn.MaxPool2d(2)
     elif kind == "batchnorm":
         layer = torch.nn.BatchNorm2d(case["shape"][1])
+    elif kind == "relu":
+        layer = torch.nn.ReLU()
     else:
         layer = torch.nn.Linear(case["shape"][1], 128)
     layer = layer.to(dtype=dtype, device=where)
@@ -121,11 +146,21 @@ def time_ms(step):
     return (time.perf_counter() - start) * 1e3
 
 
-def run(names, repeat, warmup, dtype, torch, device="cpu"):
+def without_compiled(step):
+    """``step`` run with minidl's compiled kernels off: its NumPy path."""
+    def numpy_step():
+        with compiled.off():
+            step()
+    return numpy_step
+
+
+def run(names, repeat, warmup, dtype, torch, device="cpu", numpy_too=False):
     rows = []
     for name in names:
         case = CASES[name]
         steps = {"minidl": minidl_step(case, dtype, device)}
+        if numpy_too and steps["minidl"] is not None:
+            steps["numpy"] = without_compiled(minidl_step(case, dtype, device))
         if torch is not None:
             steps["torch"] = torch_step(case, dtype, torch, device)
         steps = {k: s for k, s in steps.items() if s is not None}
@@ -141,7 +176,9 @@ def run(names, repeat, warmup, dtype, torch, device="cpu"):
 
 
 def format_table(rows, with_torch):
+    with_numpy = any("numpy" in ms for _, _, ms in rows)
     head = f"{'operation (forward+backward)':<30} {'minidl ms':>10} {'GFLOP/s':>8}"
+    head += f" {'numpy ms':>9}" if with_numpy else ""
     if with_torch:
         head += f" {'torch ms':>10} {'GFLOP/s':>8} {'minidl/torch':>13}"
     lines = [head, "-" * len(head)]
@@ -150,6 +187,8 @@ def format_table(rows, with_torch):
             line = f"{name:<30} {ms['minidl']:>10.1f} {flops / ms['minidl'] / 1e6:>8.1f}"
         else:
             line = f"{name:<30} {'not available':>19}"
+        if with_numpy:
+            line += f" {ms['numpy']:>9.1f}" if "numpy" in ms else f" {'-':>9}"
         if with_torch:
             line += f" {ms['torch']:>10.1f} {flops / ms['torch'] / 1e6:>8.1f}"
             line += f" {ms['minidl'] / ms['torch']:>12.2f}x" if "minidl" in ms else f" {'-':>13}"
@@ -175,6 +214,8 @@ def main(argv=None):
                         help="im2col memory budget, e.g. 256M (default: minidl's, 1G)")
     parser.add_argument("--only", default="", help="run only the rows whose name contains this text")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    parser.add_argument("--no-compiled", action="store_true",
+                        help="minidl without its compiled kernels (the fast extra): the NumPy path only")
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"],
                         help="gpu: minidl on CuPy against PyTorch on CUDA")
     parser.add_argument("--threads", type=int, default=None,
@@ -195,7 +236,7 @@ def main(argv=None):
         except ImportError:
             parser.error("--threads needs threadpoolctl (pip install threadpoolctl)")
         limits = threadpool_limits(args.threads, user_api="blas")
-    with limits:
+    with limits, (compiled.off() if args.no_compiled else contextlib.nullcontext()):
         _report(args)
     return 0
 
@@ -232,7 +273,10 @@ def _report(args):
         print(f"GPU: {props['name'].decode() if isinstance(props['name'], bytes) else props['name']}, "
               f"cupy {backend.cupy.__version__}"
               + (f", torch CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}" if torch else ""))
+    numpy_too = compiled.enabled() and args.device == "cpu"
+    print(f"compiled kernels (minidl.compiled, numba): "
+          f"{'on; numpy ms: with them off' if numpy_too else 'off' if compiled.AVAILABLE else 'not installed'}")
     print(f"{args.dtype}, median of {args.repeat} runs after {args.warmup} warm-up, "
           f"im2col budget {windows.get_memory_budget() / (1 << 20):.0f} MiB\n")
-    rows = run(names, args.repeat, args.warmup, numpy.dtype(args.dtype), torch, args.device)
+    rows = run(names, args.repeat, args.warmup, numpy.dtype(args.dtype), torch, args.device, numpy_too)
     print(format_table(rows, torch is not None))

@@ -34,7 +34,7 @@ KINDS = ("layer", "loss", "optimizer")
 DEVICES = ("cpu", "gpu")
 # Modules that are infrastructure, not ops: never imported by the discovery.
 _NOT_OPS = {"registry", "geometry", "check", "table", "__main__"}
-_PACKAGES = ("minidl.ops", "minidl.fast_cpu", "minidl.kernels")
+_PACKAGES = ("minidl.ops", "minidl.fast_cpu", "minidl.compiled", "minidl.kernels")
 
 
 class Case:

@@ -82,6 +82,7 @@ def test_adam_in_blocks_changes_no_bit(cls, kwargs, monkeypatch):
     update exactly, step after step, over several parameters; a transposed
     (non-contiguous) parameter is one block."""
     monkeypatch.delenv("MINIDL_IMPL", raising=False)
+    monkeypatch.setenv("MINIDL_COMPILED", "0")  # the NumPy path's default, with or without the fast extra
     monkeypatch.setattr(adam_blocked, "BLOCK_SIZE", 7)
     problems = [_problem((3, 4), np.float32, seed=3), _problem((5,), np.float32, seed=4),
                 _problem((5, 6), np.float32, transposed=True, seed=5)]
@@ -120,8 +121,10 @@ def test_fused_adam_matches_the_reference_on_the_fake_device(fake_device, shape,
 def test_optimizers_take_the_registered_implementations(fake_device, monkeypatch):
     """Host: the blocked Adam; device: the fused kernel, but the reference for a
     non-contiguous device parameter (the kernel indexes flat memory) and under
-    reference_only(); SGD has only its reference."""
+    reference_only(); SGD has only its reference. (The compiled host update of the fast
+    extra, preferred to the blocked one, has tests of its own: test_compiled_kernels.)"""
     monkeypatch.delenv("MINIDL_IMPL", raising=False)
+    monkeypatch.setenv("MINIDL_COMPILED", "0")
     host = np.ones((3, 4))
     device, transposed = fake_device.asarray(host), fake_device.asarray(np.ones((4, 3))).T
     def chosen(x, op="adam"):  # the table wraps a module as its functions
