@@ -46,6 +46,19 @@ def _parse_param(text, kernel):
     return Param(_TYPES[ctype], name, writes=ctype.endswith("*") and not const)
 
 
+_INCLUDE = re.compile(r'^#include "(\w+\.cuh)"$', re.M)
+
+
+def source_code(source):
+    """The text of ``source`` with each ``#include "x.cuh"`` of this folder written in place.
+
+    A shared device function (the Philox rounds) lives once in a ``.cuh``; the
+    GPU loader hands NVRTC this expanded text, which has no include path, and
+    the CPU shim hashes it, so a change to the header rebuilds its users.
+    """
+    return _INCLUDE.sub(lambda m: (FOLDER / m.group(1)).read_text(), pathlib.Path(source).read_text())
+
+
 def sources():
     """Paths of the kernel sources, sorted by name."""
     return sorted(FOLDER.glob("*.cu"))

@@ -59,7 +59,7 @@ def library_name(source, precision):
     """``<stem>-<precision>-<hash>.so``: the hash covers the header, source, wrapper, compiler and flags."""
     source = pathlib.Path(source)
     flags = FLAGS + catalog.PRECISIONS[precision]
-    digest = hashlib.sha256("\0".join([catalog.SHIM_HEADER.read_text(), source.read_text(), wrapper_code(source),
+    digest = hashlib.sha256("\0".join([catalog.SHIM_HEADER.read_text(), catalog.source_code(source), wrapper_code(source),
                                        COMPILER, *flags]).encode()).hexdigest()[:16]
     return f"{source.stem}-{precision}-{digest}.so"
 

@@ -12,9 +12,7 @@ from minidl.kernels import catalog
 @functools.lru_cache(maxsize=None)
 def _module(source, precision):
     import cupy  # only here: the GPU path is the only one that needs it
-    with open(source) as f:
-        code = f.read()
-    return cupy.RawModule(code=code, options=catalog.PRECISIONS[precision])
+    return cupy.RawModule(code=catalog.source_code(source), options=catalog.PRECISIONS[precision])
 
 
 def function(name, precision):

@@ -32,7 +32,7 @@ typedef double real;
 typedef float real;
 #endif
 
-typedef unsigned int word;
+#include "philox_rounds.cuh"
 
 extern "C" __global__ void plane_partial_sums(const unsigned char* x, real* partial, int planes, int plane_size,
                                               int chunks)
@@ -70,19 +70,7 @@ extern "C" __global__ void plane_affine(const real* partial, const real* gain, c
 __device__ __forceinline__ real philox_normal(long long index, word k0, word k1)
 {
     word c0 = (word)index, c1 = (word)((unsigned long long)index >> 32), c2 = 0, c3 = 0;
-    for (int round = 0; round < 10; ++round) {
-        if (round > 0) {
-            k0 += 0x9E3779B9u;
-            k1 += 0xBB67AE85u;
-        }
-        const unsigned long long p0 = (unsigned long long)0xD2511F53u * c0;
-        const unsigned long long p1 = (unsigned long long)0xCD9E8D57u * c2;
-        const word n0 = (word)(p1 >> 32) ^ c1 ^ k0, n2 = (word)(p0 >> 32) ^ c3 ^ k1;
-        c0 = n0;
-        c1 = (word)p1;
-        c2 = n2;
-        c3 = (word)p0;
-    }
+    philox4x32_10(c0, c1, c2, c3, k0, k1);
     const real u1 = (real)(c0 >> 8) * (real)(1.0 / 16777216.0) + (real)(1.0 / 16777216.0);
     const real u2 = (real)(c1 >> 8) * (real)(1.0 / 16777216.0);
     return sqrt((real)-2 * log(u1)) * cos((real)6.283185307179586 * u2);

@@ -9,10 +9,8 @@
 // to the next. Dropout's draw number n is the stream: "reseeding" is free, where
 // cuRAND's XORWOW must run a setup kernel over its whole state for every new seed.
 //
-// One round maps the counter (c0, c1, c2, c3) with two 32x32 -> 64-bit products:
-//     (hi0, lo0) = M0 * c0,   (hi1, lo1) = M1 * c2
-//     counter'   = (hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0)
-// and between rounds the key moves by the Weyl constants (W0, W1); 10 rounds.
+// The ten rounds (two 32x32 -> 64-bit products each, the key moving by the Weyl
+// constants between rounds) are in philox_rounds.cuh, shared with image_augment.cu.
 //
 // Uniforms in [0, 1): float32 takes the top 24 bits of one word, w >> 8 times 2^-24
 // (4 numbers a block); float64 takes 53 bits of two words, ((a >> 5) 2^26 + (b >> 6))
@@ -31,7 +29,7 @@ typedef float real;
 #define PER_BLOCK 4
 #endif
 
-typedef unsigned int word;
+#include "philox_rounds.cuh"
 
 extern "C" __global__ void philox_uniform(real* out, long long size, long long key, long long stream)
 {
@@ -41,19 +39,7 @@ extern "C" __global__ void philox_uniform(real* out, long long size, long long k
         word c0 = (word)b, c1 = (word)((unsigned long long)b >> 32);
         word c2 = (word)stream, c3 = (word)((unsigned long long)stream >> 32);
         word k0 = (word)key, k1 = (word)((unsigned long long)key >> 32);
-        for (int round = 0; round < 10; ++round) {
-            if (round > 0) {
-                k0 += 0x9E3779B9u;
-                k1 += 0xBB67AE85u;
-            }
-            const unsigned long long p0 = (unsigned long long)0xD2511F53u * c0;
-            const unsigned long long p1 = (unsigned long long)0xCD9E8D57u * c2;
-            const word n0 = (word)(p1 >> 32) ^ c1 ^ k0, n2 = (word)(p0 >> 32) ^ c3 ^ k1;
-            c0 = n0;
-            c1 = (word)p1;
-            c2 = n2;
-            c3 = (word)p0;
-        }
+        philox4x32_10(c0, c1, c2, c3, k0, k1);
         const word words[4] = {c0, c1, c2, c3};
         for (int e = 0; e < PER_BLOCK; ++e) {
             const long long k = b * PER_BLOCK + e;

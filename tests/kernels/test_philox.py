@@ -56,3 +56,22 @@ def test_device_dropout_masks_are_fresh_per_draw_and_restored_by_the_rng_state(f
     np.testing.assert_array_equal(md.to_numpy(drop(x)), first)
     expected = twins.philox_uniform(x.size, 11, 0, np.float32).reshape(x.shape) >= 0.3
     np.testing.assert_array_equal(first != 0, expected)  # draw 0 of seed 11 is Philox(key 11, stream 0)
+
+
+def test_the_shared_philox_rounds_are_written_into_each_source_that_includes_them():
+    """NVRTC gets no include path: the loaders compile catalog.source_code's expanded text."""
+    from minidl.kernels import catalog
+    header = (catalog.FOLDER / "philox_rounds.cuh").read_text()
+    for name in ("philox.cu", "image_augment.cu"):
+        code = catalog.source_code(catalog.FOLDER / name)
+        assert '#include "philox_rounds.cuh"' not in code
+        assert header in code and code.count("void philox4x32_10(") == 1
+
+
+def test_the_shim_rebuilds_a_kernel_when_its_shared_header_changes(monkeypatch):
+    from minidl.kernels import catalog, cpu_shim
+    source = catalog.FOLDER / "philox.cu"
+    before = cpu_shim.library_name(source, "float32")
+    expanded = catalog.source_code(source)
+    monkeypatch.setattr(catalog, "source_code", lambda s: expanded.replace("0x9E3779B9u", "0x9E3779B8u"))
+    assert cpu_shim.library_name(source, "float32") != before
