@@ -14,17 +14,23 @@ import sys
 from minidl.ops import conv2d, registry, relu
 
 
-def forward(x, weight, bias=None, *, stride=(1, 1), padding=(0, 0), **_):
-    z, conv_saved = conv2d.forward(x, weight, bias, stride=stride, padding=padding)
-    y, positive = relu.forward(z)
-    return y, (conv_saved, positive)
+def conv2d_then(activation):
+    """forward and backward of conv2d followed by an element-wise ``activation`` op
+    (this file's ReLU, or SELU in ``conv2d_selu``)."""
+    def forward(x, weight, bias=None, *, stride=(1, 1), padding=(0, 0), **_):
+        z, conv_saved = conv2d.forward(x, weight, bias, stride=stride, padding=padding)
+        y, activation_saved = activation.forward(z)
+        return y, (conv_saved, activation_saved)
+
+    def backward(dy, saved, *, input_grad=True, **_):
+        conv_saved, activation_saved = saved
+        (dz,) = activation.backward(dy, activation_saved)
+        return conv2d.backward(dz, conv_saved, input_grad=input_grad)
+
+    return forward, backward
 
 
-def backward(dy, saved, *, input_grad=True, **_):
-    conv_saved, positive = saved
-    (dz,) = relu.backward(dy, positive)
-    return conv2d.backward(dz, conv_saved, input_grad=input_grad)
-
+forward, backward = conv2d_then(relu)
 
 C = registry.Case
 CASES = [
