@@ -20,6 +20,8 @@ typedef double real;
 typedef float real;
 #endif
 
+#include "pool_windows.cuh"
+
 // ReLU of z with its one-byte mask, as relu.cu: NaN stays NaN.
 __device__ real relu_keep_nan(real z, bool* mask_out)
 {
@@ -109,10 +111,8 @@ extern "C" __global__ void maxpool_batchnorm_input_grad(const real* g, const rea
         const int c = (int)(plane % channels);
         const int pixel = (int)(t - plane * height * width);
         const int hp = pixel / width + pad_h, wp = pixel % width + pad_w;
-        const int r_first = hp >= kernel_h ? (hp - kernel_h + stride_h) / stride_h : 0;
-        const int s_first = wp >= kernel_w ? (wp - kernel_w + stride_w) / stride_w : 0;
-        const int r_last = hp / stride_h < out_h ? hp / stride_h : out_h - 1;
-        const int s_last = wp / stride_w < out_w ? wp / stride_w : out_w - 1;
+        int r_first, r_last, s_first, s_last;
+        windows_reading(hp, wp, kernel_h, kernel_w, stride_h, stride_w, out_h, out_w, r_first, r_last, s_first, s_last);
         const long long window0 = plane * out_h * out_w;
         const real scale = gamma[c] * inv_std[c];
         const real slope = -(inv_std[c] * dgamma[c]) / count, offset_term = dbeta[c] / count;

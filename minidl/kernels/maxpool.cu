@@ -31,6 +31,8 @@ typedef double real;
 typedef float real;
 #endif
 
+#include "pool_windows.cuh"
+
 // Forward: output t = ((n*C + c)*Ho + r)*Wo + s, i.e.
 //     plane = t / (Ho*Wo) = n*C + c,  r = (t % (Ho*Wo)) / Wo,  s = t % Wo
 // (one 64-bit division, then 32-bit ones: GPUs divide 64-bit integers in software).
@@ -92,10 +94,8 @@ extern "C" __global__ void maxpool_backward(const real* dy, const int* argmax, r
         const long long plane = t / ((long long)height * width);  // the one 64-bit division
         const int pixel = (int)(t - plane * height * width);
         const int hp = pixel / width + pad_h, wp = pixel % width + pad_w;
-        const int r_first = hp >= kernel_h ? (hp - kernel_h + stride_h) / stride_h : 0;
-        const int s_first = wp >= kernel_w ? (wp - kernel_w + stride_w) / stride_w : 0;
-        const int r_last = hp / stride_h < out_h ? hp / stride_h : out_h - 1;
-        const int s_last = wp / stride_w < out_w ? wp / stride_w : out_w - 1;
+        int r_first, r_last, s_first, s_last;
+        windows_reading(hp, wp, kernel_h, kernel_w, stride_h, stride_w, out_h, out_w, r_first, r_last, s_first, s_last);
         const long long window0 = plane * out_h * out_w;
         real sum = 0;
         for (int r = r_last; r >= r_first; --r) {

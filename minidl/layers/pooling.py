@@ -33,11 +33,13 @@ class MaxPool2d(_Pool2d):
     """``MaxPool2d(kernel_size, stride=None, padding=0)``; stride defaults to kernel_size.
 
     ``halving`` (keyword only): None lets 2x2 windows with stride 2 and no
-    padding take the fast ``pool2x2`` path on the CPU; False never does (the
+    padding take the fast halving paths on the CPU (``fast_cpu/pool2x2.py`` and
+    its one-pass twin ``compiled/pool2x2_onepass.py``); False never does (the
     general path, as every other window shape).
     """
 
     op = "max_pool2d"
+    HALVING_IMPLEMENTATIONS = ("halving_2x2", "numba_2x2")
 
     def __init__(self, kernel_size, stride=None, padding=0, *, halving=None):
         super().__init__(kernel_size, stride, padding)
@@ -47,7 +49,7 @@ class MaxPool2d(_Pool2d):
 
     def forward(self, x):
         self._check(x)
-        return self.run_forward(x, exclude=() if self.halving else ("halving_2x2",))[0]
+        return self.run_forward(x, exclude=() if self.halving else self.HALVING_IMPLEMENTATIONS)[0]
 
     def extra_repr(self):
         return super().extra_repr() + ("" if self.halving else ", halving=False")

@@ -98,6 +98,20 @@ def test_batch_norm_matches_the_reference(shape, hyper, dtype):
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10)
 
 
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_batch_norm_in_eval_keeps_an_inf_input_out_of_the_input_gradient(dtype):
+    """In eval y = gamma (x - running_mean) r + beta is affine in x: dx = dy gamma r, finite
+    wherever dy is, as the reference gives, even where x is inf or NaN."""
+    x, params, buffers, dy = _bn_inputs((2, 3, 4, 4), dtype)
+    x[0, 1, 2, 3], x[1, 2, 0, 0], x[1, 0, 3, 1] = np.inf, -np.inf, np.nan
+    _, saved, _ = batch_norm_channels.forward(x, *params, *buffers, training=False)
+    _, saved_ref, _ = _reference("batch_norm").forward(x, *params, *buffers, training=False)
+    dx = batch_norm_channels.backward(dy, saved, training=False)[0]
+    dx_ref = _reference("batch_norm").backward(dy, saved_ref, training=False)[0]
+    assert np.isfinite(dx_ref).all()
+    np.testing.assert_allclose(dx, dx_ref, rtol=TOL[dtype], atol=TOL[dtype])
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", [(2, 3, 8, 8), (2, 2, 7, 9), (1, 1, 2, 2), (1, 2, 3, 6)],
                          ids=["even", "odd-cropped", "batch1-one-window", "odd-rows"])
