@@ -39,14 +39,12 @@ any thread count. Element-wise kernels have no order to fix; the per-channel
 reductions of batch norm run over one channel in one thread, in a fixed order
 (see ``batch_norm_channels``), whatever the number of threads.
 """
-import contextlib
 import os
-import threading
 
 from minidl.compiled.jit import AVAILABLE  # noqa: F401  (whether numba imported)
 from minidl.ops import registry
 
-_local = threading.local()  # off() nesting depth, per thread
+_turned_off = registry.ThreadSwitch()  # off()
 
 
 def allowed_by_environment():
@@ -59,7 +57,7 @@ def allowed_by_environment():
 
 def enabled():
     """True when numba is installed, ``MINIDL_COMPILED`` is unset or "1", and no ``off()`` block is open."""
-    return AVAILABLE and allowed_by_environment() and getattr(_local, "depth", 0) == 0
+    return AVAILABLE and allowed_by_environment() and not _turned_off.is_on()
 
 
 def register(op, name, module):
@@ -70,15 +68,10 @@ def register(op, name, module):
         registry.register(op, device="cpu", name=name, impl=module, priority=2)
 
 
-@contextlib.contextmanager
 def off():
     """Inside the block (this thread) the compiled kernels decline: the NumPy fast path serves
     (the benchmarks' before/after in one process)."""
-    _local.depth = getattr(_local, "depth", 0) + 1
-    try:
-        yield
-    finally:
-        _local.depth -= 1
+    return _turned_off.on()
 
 
 def host_float(x):

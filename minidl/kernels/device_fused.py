@@ -76,15 +76,22 @@ def maxpool_bn_relu_backward(dy, saved, **_):
     return dx, dgamma, dbeta
 
 
-def conv2d_relu_forward(x, weight, bias=None, *, stride=(1, 1), padding=(0, 0), **_):
-    """The convolution without its bias, then y = max(y + b, 0) in place (kernel ``bias_relu``)."""
+def _conv_bias_activation(kernel, x, weight, bias, stride, padding, *constants):
+    """The convolution without its bias, then ``kernel`` makes y = act(y + b) in place and
+    writes act's mask: y, the convolution's saved state, the mask."""
     xp = backend.get_array_module(x)
     y, (x_, weight_, _, geom) = layers.conv2d_forward(x, weight, None, stride=stride, padding=padding)
     n, o = y.shape[:2]
     mask = xp.empty(y.shape, dtype=xp.bool_)
     b = y if bias is None else xp.ascontiguousarray(bias, dtype=y.dtype)  # y: never read without a bias
-    launch("bias_relu", y.size, y, b, mask, y.size, o, y.size // (n * o), int(bias is not None))
-    return y, ((x_, weight_, bias is not None, geom), mask)
+    launch(kernel, y.size, y, b, mask, y.size, o, y.size // (n * o), int(bias is not None), *constants)
+    return y, (x_, weight_, bias is not None, geom), mask
+
+
+def conv2d_relu_forward(x, weight, bias=None, *, stride=(1, 1), padding=(0, 0), **_):
+    """The convolution without its bias, then y = max(y + b, 0) in place (kernel ``bias_relu``)."""
+    y, conv_saved, mask = _conv_bias_activation("bias_relu", x, weight, bias, stride, padding)
+    return y, (conv_saved, mask)
 
 
 def conv2d_relu_backward(dy, saved, *, input_grad=True, **_):
@@ -95,14 +102,9 @@ def conv2d_relu_backward(dy, saved, *, input_grad=True, **_):
 
 def conv2d_selu_forward(x, weight, bias=None, *, stride=(1, 1), padding=(0, 0), **_):
     """The convolution without its bias, then y = selu(y + b) in place (kernel ``bias_selu``)."""
-    xp = backend.get_array_module(x)
-    y, (x_, weight_, _, geom) = layers.conv2d_forward(x, weight, None, stride=stride, padding=padding)
-    n, o = y.shape[:2]
-    mask = xp.empty(y.shape, dtype=xp.bool_)
-    b = y if bias is None else xp.ascontiguousarray(bias, dtype=y.dtype)  # y: never read without a bias
-    launch("bias_selu", y.size, y, b, mask, y.size, o, y.size // (n * o), int(bias is not None),
-           selu.ALPHA, selu.SCALE)
-    return y, ((x_, weight_, bias is not None, geom), mask, y)
+    y, conv_saved, mask = _conv_bias_activation("bias_selu", x, weight, bias, stride, padding,
+                                                selu.ALPHA, selu.SCALE)
+    return y, (conv_saved, mask, y)
 
 
 def conv2d_selu_backward(dy, saved, *, input_grad=True, **_):
@@ -115,11 +117,13 @@ def conv2d_selu_backward(dy, saved, *, input_grad=True, **_):
     return layers.conv2d_backward(dz, conv_saved, input_grad=input_grad)
 
 
-BATCH_NORM_RELU = types.SimpleNamespace(forward=batchnorm_relu_forward, backward=batchnorm_relu_backward)
-MAX_POOL2D_BATCH_NORM_RELU = types.SimpleNamespace(forward=maxpool_bn_relu_forward, backward=maxpool_bn_relu_backward)
-CONV2D_RELU = types.SimpleNamespace(forward=conv2d_relu_forward, backward=conv2d_relu_backward)
-registry.register("batch_norm_relu", device="gpu", name="cuda_fused", impl=BATCH_NORM_RELU)
-registry.register("max_pool2d_batch_norm_relu", device="gpu", name="cuda_fused", impl=MAX_POOL2D_BATCH_NORM_RELU)
-registry.register("conv2d_relu", device="gpu", name="cuda_fused", impl=CONV2D_RELU)
-CONV2D_SELU = types.SimpleNamespace(forward=conv2d_selu_forward, backward=conv2d_selu_backward)
-registry.register("conv2d_selu", device="gpu", name="cuda_fused", impl=CONV2D_SELU)
+def _register(op, forward, backward):
+    """The fused kernels as op ``op``'s "cuda_fused" implementation on the GPU."""
+    return registry.register(op, device="gpu", name="cuda_fused",
+                             impl=types.SimpleNamespace(forward=forward, backward=backward))
+
+
+BATCH_NORM_RELU = _register("batch_norm_relu", batchnorm_relu_forward, batchnorm_relu_backward)
+MAX_POOL2D_BATCH_NORM_RELU = _register("max_pool2d_batch_norm_relu", maxpool_bn_relu_forward, maxpool_bn_relu_backward)
+CONV2D_RELU = _register("conv2d_relu", conv2d_relu_forward, conv2d_relu_backward)
+CONV2D_SELU = _register("conv2d_selu", conv2d_selu_forward, conv2d_selu_backward)

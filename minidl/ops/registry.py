@@ -104,7 +104,26 @@ class Op:
 _ops = {}
 _loaded = False
 _load_lock = threading.RLock()
-_local = threading.local()  # reference_only() nesting depth, per thread
+class ThreadSwitch:
+    """A switch on for the current thread while inside any ``with switch.on():`` block
+    (blocks nest; other threads never see it)."""
+
+    def __init__(self):
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def on(self):
+        self._local.depth = getattr(self._local, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._local.depth -= 1
+
+    def is_on(self):
+        return getattr(self._local, "depth", 0) > 0
+
+
+_references_only = ThreadSwitch()
 
 
 def define(name, reference, *, kind="layer", cases=()):
@@ -172,7 +191,7 @@ def get(name):
 
 def reference_requested():
     """True under ``MINIDL_IMPL=reference`` or inside ``reference_only()``."""
-    if getattr(_local, "depth", 0) > 0:
+    if _references_only.is_on():
         return True
     choice = os.environ.get("MINIDL_IMPL", "")
     if choice in ("", "default", "fast"):
@@ -182,14 +201,9 @@ def reference_requested():
     raise ValueError(f"MINIDL_IMPL={choice!r}: use 'reference' (every op runs its reference) or leave it unset")
 
 
-@contextlib.contextmanager
 def reference_only():
     """Inside the block (this thread), every op lookup returns the op's reference."""
-    _local.depth = getattr(_local, "depth", 0) + 1
-    try:
-        yield
-    finally:
-        _local.depth -= 1
+    return _references_only.on()
 
 
 def device_of(x):
