@@ -1,6 +1,6 @@
 """numba or C++/OpenMP for the compiled CPU path: ``python -m minidl.bench.compiled_choice [--repeat 15]``.
 
-The evaluation behind ``minidl/compiled`` (issue 24), on ONE op: ReLU forward
+The evaluation behind ``minidl/compiled`` (which compiler serves the CPU kernels), on ONE op: ReLU forward
 (y = max(x, 0) and the mask x > 0) plus backward (dx = dy * mask) on a
 16x32x128x128 float32 activation, three ways in one process, alternating
 every repeat so load from other processes hits all three alike:

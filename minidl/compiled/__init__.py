@@ -9,7 +9,7 @@ implementation in the table (``minidl/fast_cpu``) serves. ``MINIDL_IMPL=referenc
 turns off every fast path, these included.
 
 Why: the CPU training step is bound by single-threaded NumPy passes around the
-matrix products (issue 24). NumPy makes one pass over memory per operation, on
+matrix products. NumPy makes one pass over memory per operation, on
 one core; each kernel here makes one pass where NumPy makes several, and splits
 it over the cores (``prange``). One file per trick, each with its measured gain.
 
