@@ -44,7 +44,7 @@ import sys
 import numpy
 
 from minidl import compiled
-from minidl.compiled import conv_passes
+from minidl.compiled import conv_direct, conv_passes
 from minidl.fast_cpu import windows
 from minidl.fast_cpu.conv_folded import CHUNK_BYTES, choose_fold
 from minidl.fast_cpu.conv_plan import ConvPlan
@@ -81,6 +81,9 @@ def _im2col(planes, samples, rows, kernel, stride, plan, wp):
 
 def forward(x, weight, bias=None, *, stride=(1, 1), padding=(0, 0), fold=None, memory_budget=None, **_):
     stride, padding = tuple(stride), tuple(padding)
+    if conv_direct.suits(x.shape, weight.shape, stride):  # a first layer: no columns at all
+        y, saved = conv_direct.forward(x, weight, bias, padding=padding)
+        return y, ("direct", saved)
     n, o = x.shape[0], weight.shape[0]
     plan = _plan(x.shape, weight.shape, stride, padding, fold)
     xpad = windows.pad(x, padding, extra_rows=plan.extra_rows)
@@ -94,10 +97,13 @@ def forward(x, weight, bias=None, *, stride=(1, 1), padding=(0, 0), fold=None, m
         prod = windows.workspace("prod", (plan.prod_rows, nn, rr, wr), x.dtype, x)
         numpy.matmul(wmat, cols.reshape(k, -1), out=prod.reshape(plan.prod_rows, -1))
         conv_passes.fold_out(prod, b, y, samples.start, rows.start, plan.folded_kernel_cols, bias is not None)
-    return y, (xpad, x.shape, weight, bias is not None, stride, padding, plan)
+    return y, ("im2col", (xpad, x.shape, weight, bias is not None, stride, padding, plan))
 
 
 def backward(dy, saved, *, input_grad=True, memory_budget=None, **_):
+    path, saved = saved
+    if path == "direct":
+        return conv_direct.backward(dy, saved, input_grad=input_grad)
     xpad, x_shape, weight, has_bias, stride, (ph, pw), plan = saved
     dy = numpy.ascontiguousarray(dy)
     o, kernel = weight.shape[0], weight.shape[2:]
