@@ -1,4 +1,4 @@
-"""Direct convolution for layers with few input channels (a first layer), stride 1: no im2col.
+"""Direct convolution for layers with 1-2 input channels (a first layer), stride 1: no im2col.
 
 A first layer (2-4 stains) has a short im2col inner dimension K = C*kh*kw
 (50 for the parallel LeNet's 5x5 2 -> 16) and columns K times bigger than its
@@ -19,18 +19,29 @@ per (n, o), over r into a row of per-column sums, then over s) is computed by
 one thread in a fixed order, and the shares are added over n in order; db sums
 in float64. So results do not depend on the thread count.
 
-Measured (2-core Haswell, one other job on the machine), float32, b32 2->16
-5x5 pad 2 at 128x128, the parallel LeNet's first layer: forward 21 ms against
-23-30 ms for ``conv_im2col`` (im2col, BLAS, reorder); backward without dx
-(dW, db) 23 ms against 30-32 ms. ``conv_im2col`` uses this path for stride-1
-layers with at most ``MAX_CHANNELS`` input channels.
+Measured (2-core Haswell, float32; the three paths alternating in one process,
+min / median of 9; another engineer's test run loading the machine), ms:
+
+    layer                              NumPy folded    im2col compiled   direct
+    5x5 2->16 128x128 b32, fwd          83.7 / 91.6     58.2 / 91.6      43.2 / 65.2
+      backward without dx (a first layer) 67.3 / 71.4   56.8 / 67.4      47.4 / 65.7
+      backward with dx                 105.8 / 144.0   122.2 / 145.4     98.2 / 111.0
+    3x3 4->32 128x128 b16, fwd          28.9 / 51.9     32.1 / 52.3      44.6 / 50.5
+      backward with dx                  73.0 / 92.8     55.2 / 86.6      75.9 / 99.9
+
+(on a quieter machine earlier: 2->16 forward 21 ms against 23-30 ms, backward
+without dx 23 against 30-32 ms). It wins on the 2-channel 5x5 layer (the
+parallel LeNet's first, whose im2col inner dimension is 50 and O = 16) and
+loses on the 4-channel 3x3 one (K = 36, O = 32, where BLAS does better), so
+``conv_im2col`` takes this path for stride-1 layers with at most
+``MAX_CHANNELS`` = 2 input channels only.
 """
 import numpy
 
 from minidl.compiled import jit
 from minidl.fast_cpu import windows
 
-MAX_CHANNELS = 4
+MAX_CHANNELS = 2  # where it was measured to win (module docstring)
 
 
 def suits(x_shape, weight_shape, stride):

@@ -24,20 +24,28 @@ Results: y and dx are bit-identical to ``conv_folded``'s (same additions in the
 same order), on every run and for any number of threads; dW is the same BLAS
 product; db is summed in float64 (``conv_passes``).
 
-Measured gain (2-core Haswell, OpenBLAS Haswell kernel, one other job on the
-machine; ``python -m minidl.bench --only conv --repeat 9``, forward+backward
-float32, this path against the NumPy one in the same run, PyTorch beside):
+Stride-1 layers with 1-2 input channels (a first layer) skip im2col altogether:
+``conv_direct`` (its docstring has the measurements that chose that rule).
 
-    conv3x3 4->32 128x128 b16     139.4 ms   numpy 140.1   torch 112.5
-    conv3x3 32->64 64x64 b16       75.3       80.8         100.0
-    conv3x3 64->128 32x32 b16      59.3       63.2          86.5
-    conv5x5 2->16 128x128 b32     100.4      102.5         129.1
-    conv5x5 16->32 64x64 b32      118.4      127.8         130.3
+Measured gain (2-core Haswell, OpenBLAS Haswell kernel; the machine shared with
+the lead's notebooks and another engineer's test run, load average 3-4, so
+every figure is about twice an idle machine's; forward+backward float32,
+``python -m minidl.bench --only conv --repeat 9``, this implementation, the
+NumPy path and PyTorch in one run, ms):
 
-So 1-8%: the products take most of a layer's time (``minidl.bench.op_profile``
-and the breakdown in the report of issue 24), and a first layer's im2col (its
-columns are C*kh*kw = 50 times its input) is bound by memory bandwidth, which
-the second core hardly adds to.
+    layer                         compiled   NumPy   PyTorch
+    conv3x3 4->32 128x128 b16       137.1    148.1    115.3
+    conv3x3 32->64 64x64 b16        178.1    216.0    142.6
+    conv3x3 64->128 32x32 b16       141.8    141.0    140.3
+    conv5x5 2->16 128x128 b32       123.0    229.0    175.8    (direct path)
+    conv5x5 16->32 64x64 b32        254.6    275.8    174.4    (folded)
+
+The memory passes of the folded 16->32 layer drop from about 70 to 30 ms per
+forward+backward (measured one by one, b32, less loaded); the products, 80 ms
+of its 110 ms, are unchanged, so the layer gains 8-15%. The parallel LeNet's
+step: ``python -m hpa.bench.steps --repeat 5 --only "ParallelLeNet (hpa)"``
+1700 ms with the other compiled kernels and the NumPy conv, 1509 ms with this
+one (NumPy path 1873 / 1828, PyTorch channels_last 760 / 745, same runs).
 """
 import sys
 

@@ -1,7 +1,7 @@
 """The compiled conv2d (``minidl/compiled/conv_im2col.py``) against the op's reference and the NumPy path.
 
 Forward and backward (dx, dW, db) on edge-case shapes in float32 and float64,
-the direct path (``conv_direct``: stride 1, at most 4 input channels) and the
+the direct path (``conv_direct``: stride 1, at most 2 input channels) and the
 im2col one, plain and folded, chunked by samples and by rows; on the im2col path
 y, dx and dW bit-identical to ``conv_folded`` (same additions in the same
 order); results bit-identical twice and on one thread. Without numba the module skips (``test_compiled_switch.py``
@@ -34,7 +34,8 @@ CASES = {
     "first layer: no input gradient": ((2, 2, 12, 12), (16, 2, 5, 5), (1, 1), (2, 2), True, False),
     "stride > kernel: unseen pixels": ((2, 2, 8, 7), (2, 2, 2, 2), (3, 3), (0, 0), True, True),
     "6 channels 3x3 pad 1 plain": ((2, 6, 7, 9), (20, 6, 3, 3), (1, 1), (1, 1), True, True),
-    "direct, 4 channels, pad 0 and 2": ((1, 4, 9, 7), (3, 4, 5, 3), (1, 1), (0, 2), True, True),
+    "direct, 2 channels, pad 0 and 2": ((1, 2, 9, 7), (3, 2, 5, 3), (1, 1), (0, 2), True, True),
+    "direct, 1 channel 7x7 pad 3, no bias": ((2, 1, 8, 9), (2, 1, 7, 7), (1, 1), (3, 3), False, True),
 }
 DIRECT = [name for name, case in CASES.items() if conv_direct.suits(case[0], case[1], case[2])]
 IM2COL = [name for name in CASES if name not in DIRECT]
@@ -82,7 +83,7 @@ def test_matches_the_reference_forward_and_backward(name, dtype):
 
 
 def test_the_cases_cover_both_paths():
-    assert len(DIRECT) >= 4 and len(IM2COL) >= 4
+    assert len(DIRECT) >= 3 and len(IM2COL) >= 6
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -102,7 +103,7 @@ def test_im2col_path_y_dx_dw_are_bit_identical_to_the_numpy_path(name, dtype):
 def test_chunks_by_rows_and_samples_give_the_reference(fold, budget):
     """Small budgets cut the batch into chunks of samples or of output rows: col2im then adds
     overlapping windows from two chunks onto the same input rows."""
-    case = ((3, 5, 9, 10), (3, 5, 3, 3), (1, 1), (1, 1), True, True)  # 5 channels: not the direct path
+    case = ((3, 5, 9, 10), (3, 5, 3, 3), (1, 1), (1, 1), True, True)  # 5 channels: the im2col path
     x, w, b, hyper = _arrays(case, np.float64, seed=3)
     expected = _run(ops.reference("conv2d"), x, w, b, hyper, True)
     got = _run(conv_im2col, x, w, b, hyper, True, fold=fold, memory_budget=budget)
@@ -126,7 +127,7 @@ def test_takes_a_non_contiguous_input_and_gradient(dtype):
 def _every_result(dtype):
     results = []
     for name in ("5x5 pad 2 folded", "stride 2 pad 1 drops a row", "first layer: no input gradient",
-                 "6 channels 3x3 pad 1 plain", "direct, 4 channels, pad 0 and 2"):
+                 "6 channels 3x3 pad 1 plain", "direct, 2 channels, pad 0 and 2"):
         case = CASES[name]
         x, w, b, hyper = _arrays(case, dtype, seed=7)
         results += [r for r in _run(conv_im2col, x, w, b, hyper, case[5]) if r is not None]
