@@ -109,6 +109,15 @@ ENGINE = [
           "prod[0, :, :t - j - 1] += prod[j, :, j + 1:]")],
         ["tests/engine/test_conv.py", "tests/engine/test_ops_check.py"]),
     Mutation(
+        "numba_col2im_drops_last_row", "the compiled col2im gather skips the last output row of a chunk",
+        [("minidl/compiled/conv_passes.py", "            if r >= rows:", "            if r >= rows - 1:")],
+        ["tests/engine/test_conv_compiled.py"]),
+    Mutation(
+        "direct_conv_dw_drops_last_row", "the direct convolution's weight gradient leaves out the last output row",
+        [("minidl/compiled/conv_direct.py", "                    for r in range(ho):\n                        g, src",
+          "                    for r in range(ho - 1):\n                        g, src")],
+        ["tests/engine/test_conv_compiled.py", "tests/engine/test_conv.py"]),
+    Mutation(
         "reference_col2im_ignores_stride", "the reference conv's col2im adds every window at stride 1",
         [("minidl/ops/conv2d.py", "dxpad[:, :, i:i + sh * ho:sh, j:j + sw * wo:sw]",
           "dxpad[:, :, i:i + ho, j:j + wo]")],
