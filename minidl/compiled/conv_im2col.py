@@ -54,29 +54,11 @@ import numpy
 from minidl import compiled
 from minidl.compiled import conv_direct, conv_passes
 from minidl.fast_cpu import windows
-from minidl.fast_cpu.conv_folded import CHUNK_BYTES, choose_fold
-from minidl.fast_cpu.conv_plan import ConvPlan
+from minidl.fast_cpu.conv_folded import chunk_ranges, plan_for, weight_matrix
 
 
 def supports(x, *_, **__):
     return compiled.host_float(x)
-
-
-def _plan(x_shape, weight_shape, stride, padding, fold):
-    if fold is None:
-        fold = choose_fold(weight_shape[1], weight_shape[0], weight_shape[2:], stride)
-    return ConvPlan.of(x_shape, weight_shape, stride, padding, fold)
-
-
-def _chunks(x_shape, dtype, plan, memory_budget):
-    return windows.chunks(x_shape[0], plan.out_rows, plan.row_bytes(dtype.itemsize), CHUNK_BYTES, memory_budget)
-
-
-def _weight_matrix(weight, dtype, plan):
-    """W (O, C, kh, kw) as the (f*O, C*kh*kc) matrix Wf[(jf, o), (c, i, jc)], j = jc*f + jf."""
-    o, c, kh, _ = weight.shape
-    weight = weight.astype(dtype, copy=False).reshape(o, c, kh, plan.copied_kernel_cols, plan.folded_kernel_cols)
-    return weight.transpose(4, 0, 1, 2, 3).reshape(plan.prod_rows, plan.col_rows)
 
 
 def _im2col(planes, samples, rows, kernel, stride, plan, wp):
@@ -93,13 +75,13 @@ def forward(x, weight, bias=None, *, stride=(1, 1), padding=(0, 0), fold=None, m
         y, saved = conv_direct.forward(x, weight, bias, padding=padding)
         return y, ("direct", saved)
     n, o = x.shape[0], weight.shape[0]
-    plan = _plan(x.shape, weight.shape, stride, padding, fold)
+    plan = plan_for(x.shape, weight.shape, stride, padding, fold)
     xpad = windows.pad(x, padding, extra_rows=plan.extra_rows)
     planes = xpad.reshape(xpad.shape[0], xpad.shape[1], -1)
-    wmat = _weight_matrix(weight, x.dtype, plan)
+    wmat = weight_matrix(weight, x.dtype, plan)
     b = numpy.zeros(1, x.dtype) if bias is None else numpy.ascontiguousarray(bias, dtype=x.dtype)
     y = numpy.empty((n, o, plan.out_rows, plan.out_cols), dtype=x.dtype)
-    for samples, rows in _chunks(x.shape, x.dtype, plan, memory_budget):
+    for samples, rows in chunk_ranges(x.shape, x.dtype, plan, memory_budget):
         cols = _im2col(planes, samples, rows, weight.shape[2:], stride, plan, xpad.shape[3])
         k, nn, rr, wr = cols.shape
         prod = windows.workspace("prod", (plan.prod_rows, nn, rr, wr), x.dtype, x)
@@ -119,12 +101,12 @@ def backward(dy, saved, *, input_grad=True, memory_budget=None, **_):
     folded = plan.folded_kernel_cols
     planes = xpad.reshape(xpad.shape[0], xpad.shape[1], -1)
     dxpad = numpy.zeros(xpad.shape, dtype=dy.dtype) if input_grad else None
-    wmat = _weight_matrix(weight, dy.dtype, plan)
+    wmat = weight_matrix(weight, dy.dtype, plan)
     weight_t = numpy.ascontiguousarray(wmat.T) if input_grad else None  # C-ordered: faster BLAS (conv_folded)
     grad_first = plan.prod_rows >= plan.col_rows  # dW or its transpose: the taller one (conv_folded)
     dweight = numpy.zeros(wmat.shape if grad_first else wmat.shape[::-1], dtype=dy.dtype)
     dbias = numpy.zeros(o if has_bias else 0, dtype=numpy.float64)
-    for samples, rows in _chunks(x_shape, dy.dtype, plan, memory_budget):
+    for samples, rows in chunk_ranges(x_shape, dy.dtype, plan, memory_budget):
         cols = _im2col(planes, samples, rows, kernel, stride, plan, xpad.shape[3])
         k, nn, rr, wr = cols.shape
         shifted = windows.workspace("grad", (folded, o, nn, rr, wr), dy.dtype, dy)
@@ -135,7 +117,7 @@ def backward(dy, saved, *, input_grad=True, memory_budget=None, **_):
             numpy.matmul(weight_t, shifted2, out=cols2)
             conv_passes.col2im(cols, dxpad, samples.start, rows.start, kernel[0], plan.copied_kernel_cols, *stride)
     dweight = dweight if grad_first else dweight.T
-    # dWf[(jf, o), (c, i, jc)] -> dW[o, c, i, j]: the inverse of _weight_matrix
+    # dWf[(jf, o), (c, i, jc)] -> dW[o, c, i, j]: the inverse of weight_matrix
     dweight = dweight.reshape(folded, o, x_shape[1], kernel[0], plan.copied_kernel_cols)
     dweight = dweight.transpose(1, 2, 3, 4, 0).reshape(weight.shape)
     dx = dxpad[:, :, ph:ph + h, pw:pw + w] if input_grad else None

@@ -99,18 +99,18 @@ def choose_fold(in_channels, out_channels, kernel_size, stride):
     return tuple(stride) == (1, 1) and in_channels * kernel_size[0] >= out_channels
 
 
-def _plan(x_shape, weight_shape, stride, padding, fold):
+def plan_for(x_shape, weight_shape, stride, padding, fold):
     if fold is None:
         fold = choose_fold(weight_shape[1], weight_shape[0], weight_shape[2:], stride)
     return ConvPlan.of(x_shape, weight_shape, stride, padding, fold)
 
 
-def _chunks(x_shape, dtype, plan, memory_budget):
+def chunk_ranges(x_shape, dtype, plan, memory_budget):
     """Chunks of (samples, output rows): their columns and products stay within the budget."""
     return windows.chunks(x_shape[0], plan.out_rows, plan.row_bytes(dtype.itemsize), CHUNK_BYTES, memory_budget)
 
 
-def _weight_matrix(weight, dtype, plan):
+def weight_matrix(weight, dtype, plan):
     """W (O, C, kh, kw) as the (f*O, C*kh*kc) matrix Wf[(jf, o), (c, i, jc)], j = jc*f + jf."""
     o, c, kh, _ = weight.shape
     weight = weight.astype(dtype, copy=False).reshape(o, c, kh, plan.copied_kernel_cols, plan.folded_kernel_cols)
@@ -125,13 +125,13 @@ def _windows(xpad, kernel_rows, stride, plan):
 def forward(x, weight, bias=None, *, stride=(1, 1), padding=(0, 0), fold=None, memory_budget=None, **_):
     xp = backend.get_array_module(x)
     n, o = x.shape[0], weight.shape[0]
-    plan = _plan(x.shape, weight.shape, stride, padding, fold)
+    plan = plan_for(x.shape, weight.shape, stride, padding, fold)
     wo, wr, folded = plan.out_cols, plan.row_width, plan.folded_kernel_cols
     xpad = windows.pad(x, padding, extra_rows=plan.extra_rows)
     view = _windows(xpad, weight.shape[2], stride, plan)
-    wmat = _weight_matrix(weight, x.dtype, plan)
+    wmat = weight_matrix(weight, x.dtype, plan)
     y = xp.empty((n, o, plan.out_rows, wo), dtype=x.dtype)
-    for samples, rows in _chunks(x.shape, x.dtype, plan, memory_budget):
+    for samples, rows in chunk_ranges(x.shape, x.dtype, plan, memory_budget):
         chunk = view[samples, :, :, :, rows]
         cols = windows.im2col(chunk)
         t = cols.shape[1]
@@ -162,7 +162,7 @@ def backward(dy, saved, *, input_grad=True, memory_budget=None, **_):
     if input_grad:
         dxpad = xp.zeros(xpad.shape, dtype=dy.dtype)
         dview = _windows(dxpad, kh, stride, plan)
-    wmat = _weight_matrix(weight, dy.dtype, plan)
+    wmat = weight_matrix(weight, dy.dtype, plan)
     # A C-ordered copy of Wf^T (small): OpenBLAS ran the column-gradient
     # product 1.2x slower with the transposed view.
     weight_t = xp.ascontiguousarray(wmat.T) if input_grad else None
@@ -170,7 +170,7 @@ def backward(dy, saved, *, input_grad=True, memory_budget=None, **_):
     grad_first = plan.prod_rows >= plan.col_rows
     dweight = xp.zeros(wmat.shape if grad_first else wmat.shape[::-1], dtype=dy.dtype)
     dbias = xp.zeros(o, dtype=dy.dtype) if has_bias else None
-    for samples, rows in _chunks(x_shape, dy.dtype, plan, memory_budget):
+    for samples, rows in chunk_ranges(x_shape, dy.dtype, plan, memory_budget):
         chunk = view[samples, :, :, :, rows]
         cols = windows.im2col(chunk)
         t = cols.shape[1]
@@ -194,7 +194,7 @@ def backward(dy, saved, *, input_grad=True, memory_budget=None, **_):
         if input_grad:  # cols is spent: the column gradient overwrites it in the workspace.
             windows.col2im(xp.matmul(weight_t, shifted, out=cols), dview[samples, :, :, :, rows])
     dweight = dweight if grad_first else dweight.T
-    # dWf[(jf, o), (c, i, jc)] -> dW[o, c, i, j]: the inverse of _weight_matrix.
+    # dWf[(jf, o), (c, i, jc)] -> dW[o, c, i, j]: the inverse of weight_matrix.
     dweight = dweight.reshape(folded, o, x_shape[1], kh, plan.copied_kernel_cols)
     dweight = dweight.transpose(1, 2, 3, 4, 0).reshape(weight.shape)
     return (dxpad[:, :, ph:ph + h, pw:pw + w] if input_grad else None), dweight, dbias

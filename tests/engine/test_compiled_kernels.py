@@ -13,8 +13,10 @@ import pytest
 
 pytest.importorskip("numba")
 
+from reproducible import assert_same_bits_twice_and_on_one_thread  # noqa: E402
+
 from minidl import compiled, ops  # noqa: E402
-from minidl.compiled import adam_onepass, batch_norm_channels, jit, pool2x2_onepass, relu_onepass  # noqa: E402
+from minidl.compiled import adam_onepass, batch_norm_channels, pool2x2_onepass, relu_onepass  # noqa: E402
 from minidl.ops import registry  # noqa: E402
 
 DTYPES = [np.float32, np.float64]
@@ -177,15 +179,7 @@ def _every_result(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_results_are_bit_identical_twice_and_on_one_thread(dtype):
-    first, second = _every_result(dtype), _every_result(dtype)
-    threads = jit.threads()
-    jit.set_threads(1)
-    try:
-        single = _every_result(dtype)
-    finally:
-        jit.set_threads(threads)
-    for a, b, c in zip(first, second, single):
-        assert a.tobytes() == b.tobytes() == c.tobytes()
+    assert_same_bits_twice_and_on_one_thread(lambda: _every_result(dtype))
 
 
 REGISTERED = pytest.mark.skipif(

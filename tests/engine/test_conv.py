@@ -94,11 +94,11 @@ def _forward_backward(layer, x, dy):
 
 
 def _plan(layer, x):
-    return conv_folded._plan(x.shape, layer.weight.shape, layer.stride, layer.padding, layer.fold)
+    return conv_folded.plan_for(x.shape, layer.weight.shape, layer.stride, layer.padding, layer.fold)
 
 
 def _chunks(layer, x, plan):
-    return conv_folded._chunks(x.shape, x.dtype, plan, layer.memory_budget)
+    return conv_folded.chunk_ranges(x.shape, x.dtype, plan, layer.memory_budget)
 
 
 # Plain 3x3s1p1, 3x3s2p1 and nonsquare; folded 3x3s1p1 and 5x5p2.

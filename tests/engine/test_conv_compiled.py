@@ -9,33 +9,39 @@ covers the absent extra). The layer-level tests of ``test_conv.py`` (loop
 reference, gradient checks, PyTorch parity) run through this implementation
 too whenever it is enabled.
 """
+import collections
+
 import numpy as np
 import pytest
 
 pytest.importorskip("numba")
 
+from reproducible import assert_same_bits_twice_and_on_one_thread  # noqa: E402
+
 from minidl import compiled, ops  # noqa: E402
-from minidl.compiled import conv_direct, conv_im2col, jit  # noqa: E402
+from minidl.compiled import conv_direct, conv_im2col  # noqa: E402
 from minidl.fast_cpu import conv_folded  # noqa: E402
 from minidl.ops import registry  # noqa: E402
 
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: 3e-5, np.float64: 1e-12}
 
-# (x shape, weight shape, stride, padding, bias, input_grad)
+# x shape, weight shape, then what differs from stride 1, no padding, a bias and an input gradient.
+Case = collections.namedtuple("Case", "x weight stride padding bias input_grad",
+                              defaults=((1, 1), (0, 0), True, True))
 CASES = {
-    "3x3 pad 1 odd sizes": ((2, 3, 7, 9), (4, 3, 3, 3), (1, 1), (1, 1), True, True),
-    "stride 2 pad 0 batch 1": ((1, 2, 9, 8), (3, 2, 3, 3), (2, 2), (0, 0), True, True),
-    "stride 2 pad 1 drops a row": ((2, 2, 8, 7), (3, 2, 3, 3), (2, 2), (1, 1), True, True),
-    "5x5 pad 2 folded": ((2, 16, 10, 11), (8, 16, 5, 5), (1, 1), (2, 2), False, True),
-    "7x7 stride 2 pad 3 rectangular stride": ((1, 3, 11, 8), (2, 3, 7, 7), (2, 1), (3, 3), True, True),
-    "1x1": ((2, 3, 6, 5), (5, 3, 1, 1), (1, 1), (0, 0), True, True),
-    "non-square kernel and padding": ((2, 2, 7, 9), (3, 2, 3, 2), (2, 1), (1, 0), True, True),
-    "first layer: no input gradient": ((2, 2, 12, 12), (16, 2, 5, 5), (1, 1), (2, 2), True, False),
-    "stride > kernel: unseen pixels": ((2, 2, 8, 7), (2, 2, 2, 2), (3, 3), (0, 0), True, True),
-    "6 channels 3x3 pad 1 plain": ((2, 6, 7, 9), (20, 6, 3, 3), (1, 1), (1, 1), True, True),
-    "direct, 2 channels, pad 0 and 2": ((1, 2, 9, 7), (3, 2, 5, 3), (1, 1), (0, 2), True, True),
-    "direct, 1 channel 7x7 pad 3, no bias": ((2, 1, 8, 9), (2, 1, 7, 7), (1, 1), (3, 3), False, True),
+    "3x3 pad 1 odd sizes": Case((2, 3, 7, 9), (4, 3, 3, 3), padding=(1, 1)),
+    "stride 2 pad 0 batch 1": Case((1, 2, 9, 8), (3, 2, 3, 3), stride=(2, 2)),
+    "stride 2 pad 1 drops a row": Case((2, 2, 8, 7), (3, 2, 3, 3), (2, 2), (1, 1)),
+    "5x5 pad 2 folded": Case((2, 16, 10, 11), (8, 16, 5, 5), padding=(2, 2), bias=False),
+    "7x7 stride 2 pad 3 rectangular stride": Case((1, 3, 11, 8), (2, 3, 7, 7), (2, 1), (3, 3)),
+    "1x1": Case((2, 3, 6, 5), (5, 3, 1, 1)),
+    "non-square kernel and padding": Case((2, 2, 7, 9), (3, 2, 3, 2), (2, 1), (1, 0)),
+    "first layer: no input gradient": Case((2, 2, 12, 12), (16, 2, 5, 5), padding=(2, 2), input_grad=False),
+    "stride > kernel: unseen pixels": Case((2, 2, 8, 7), (2, 2, 2, 2), stride=(3, 3)),
+    "6 channels 3x3 pad 1 plain": Case((2, 6, 7, 9), (20, 6, 3, 3), padding=(1, 1)),
+    "direct, 2 channels, pad 0 and 2": Case((1, 2, 9, 7), (3, 2, 5, 3), padding=(0, 2)),
+    "direct, 1 channel 7x7 pad 3, no bias": Case((2, 1, 8, 9), (2, 1, 7, 7), padding=(3, 3), bias=False),
 }
 DIRECT = [name for name, case in CASES.items() if conv_direct.suits(case[0], case[1], case[2])]
 IM2COL = [name for name in CASES if name not in DIRECT]
@@ -136,15 +142,7 @@ def _every_result(dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_results_are_bit_identical_twice_and_on_one_thread(dtype):
-    first, second = _every_result(dtype), _every_result(dtype)
-    threads = jit.threads()
-    jit.set_threads(1)
-    try:
-        single = _every_result(dtype)
-    finally:
-        jit.set_threads(threads)
-    for a, b, c in zip(first, second, single):
-        assert a.tobytes() == b.tobytes() == c.tobytes()
+    assert_same_bits_twice_and_on_one_thread(lambda: _every_result(dtype))
 
 
 @pytest.mark.skipif("numba_im2col" not in [i.name for i in registry.get("conv2d").implementations],
