@@ -13,6 +13,13 @@ from minidl.layers import BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequenti
 from minidl.layers.fused import FusedChain, fuse, unfuse
 
 
+@pytest.fixture(autouse=True)
+def _kernels_on(monkeypatch):
+    """These tests are about the fused kernels: CI's MINIDL_IMPL=reference pass (every op on
+    its reference) must not turn the kernels they check off."""
+    monkeypatch.delenv("MINIDL_IMPL", raising=False)
+
+
 def _lenet():
     md.manual_seed(0)
     return ParallelLeNet(image_size=16, conv_channels=(2, 3), branch_features=4, hidden=(5,), dropout=0.0)

@@ -17,6 +17,13 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's "in
 DTYPES = ["float64", "float32"]
 
 
+@pytest.fixture(autouse=True)
+def _kernels_on(monkeypatch):
+    """These tests are about the fused kernels: CI's MINIDL_IMPL=reference pass (every op on
+    its reference) must not turn the kernels they check off."""
+    monkeypatch.delenv("MINIDL_IMPL", raising=False)
+
+
 def _host_and_kernels(layers, impl, x, dy, dtype):
     """The layers on the host (their default CPU paths) against ``impl`` on the same arrays."""
     host = md.Sequential(*copy.deepcopy(layers)).astype(dtype)
