@@ -43,3 +43,12 @@ def tiny_synthetic(tmp_path_factory):
     folder = tmp_path_factory.mktemp("synthetic")
     generate(folder, n=96, size=64, seed=3, progress=False)
     return folder
+
+
+@pytest.fixture
+def kernels_on(monkeypatch):
+    """For tests about the fast implementations themselves: CI's passes with
+    MINIDL_IMPL=reference or MINIDL_COMPILED=0 (read at every lookup) must not turn
+    off the kernels they check. Use with ``pytestmark = pytest.mark.usefixtures("kernels_on")``."""
+    for switch in ("MINIDL_IMPL", "MINIDL_COMPILED"):
+        monkeypatch.delenv(switch, raising=False)

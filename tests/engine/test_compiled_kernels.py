@@ -23,12 +23,8 @@ DTYPES = [np.float32, np.float64]
 TOL = {np.float32: 2e-5, np.float64: 1e-12}
 
 
-@pytest.fixture(autouse=True)
-def kernels_on(monkeypatch):
-    """These tests are about the kernels: CI's passes with MINIDL_COMPILED=0 or
-    MINIDL_IMPL=reference must not turn them off here."""
-    for switch in ("MINIDL_IMPL", "MINIDL_COMPILED"):
-        monkeypatch.delenv(switch, raising=False)
+# About the kernels themselves: CI's switches must not turn them off.
+pytestmark = pytest.mark.usefixtures("kernels_on")
 
 
 def _normal(shape, dtype, seed):

@@ -48,10 +48,8 @@ IM2COL = [name for name in CASES if name not in DIRECT]
 FOLDS = [None, False, True]
 
 
-@pytest.fixture(autouse=True)
-def kernels_on(monkeypatch):
-    for switch in ("MINIDL_IMPL", "MINIDL_COMPILED"):
-        monkeypatch.delenv(switch, raising=False)
+# About the kernels themselves: CI's switches must not turn them off.
+pytestmark = pytest.mark.usefixtures("kernels_on")
 
 
 def _arrays(case, dtype, seed=0):

@@ -12,12 +12,8 @@ from hpa.models.parallel_lenet import ParallelLeNet
 from minidl.layers import BatchNorm2d, Conv2d, Linear, MaxPool2d, ReLU, Sequential
 from minidl.layers.fused import FusedChain, fuse, unfuse
 
-
-@pytest.fixture(autouse=True)
-def _kernels_on(monkeypatch):
-    """These tests are about the fused kernels: CI's MINIDL_IMPL=reference pass (every op on
-    its reference) must not turn the kernels they check off."""
-    monkeypatch.delenv("MINIDL_IMPL", raising=False)
+# About the kernels themselves: CI's switches must not turn them off.
+pytestmark = pytest.mark.usefixtures("kernels_on")
 
 
 def _lenet():

@@ -13,15 +13,12 @@ from nonfinite import _same, _with_nonfinite
 import minidl as md
 from minidl.kernels import device_fused, launch
 
-pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy's "invalid value" on purpose
 DTYPES = ["float64", "float32"]
 
 
-@pytest.fixture(autouse=True)
-def _kernels_on(monkeypatch):
-    """These tests are about the fused kernels: CI's MINIDL_IMPL=reference pass (every op on
-    its reference) must not turn the kernels they check off."""
-    monkeypatch.delenv("MINIDL_IMPL", raising=False)
+# About the kernels themselves: CI's switches must not turn them off. NumPy's
+# "invalid value" warnings are on purpose (NaN and inf inputs).
+pytestmark = [pytest.mark.usefixtures("kernels_on"), pytest.mark.filterwarnings("ignore::RuntimeWarning")]
 
 
 def _host_and_kernels(layers, impl, x, dy, dtype):
